@@ -1,0 +1,259 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every SQL statement on the repmgr.* metadata, in one place.
+
+The statements are repmgr 5.x's own (dbutils.c), so the real repmgr CLI and repmgrd read
+what we write and we read what they write. Parameters are always bound. The sync helpers
+take a psycopg Connection; async callers (probe.py, the event source) execute the same
+constants and convert rows with the same functions.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import MetadataMissing
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeRecord
+
+NODE_COLUMNS = (
+    "n.node_id, n.node_name, n.type, n.upstream_node_id, n.active, n.location, n.priority, "
+    "n.conninfo, n.repluser, n.slot_name, n.config_file, un.node_name AS upstream_node_name"
+)
+
+SELECT_NODES = (
+    "SELECT " + NODE_COLUMNS + " FROM repmgr.nodes n "
+    "LEFT JOIN repmgr.nodes un ON un.node_id = n.upstream_node_id ORDER BY n.node_id"
+)
+
+SELECT_NODE = (
+    "SELECT " + NODE_COLUMNS + " FROM repmgr.nodes n "
+    "LEFT JOIN repmgr.nodes un ON un.node_id = n.upstream_node_id WHERE n.node_id = %s"
+)
+
+# repmgr's "find the primary" order (_get_primary_connection in dbutils.c).
+SELECT_PRIMARY_CANDIDATES = (
+    "SELECT node_id, conninfo, CASE WHEN type = 'primary' THEN 1 ELSE 2 END AS type_priority "
+    "FROM repmgr.nodes WHERE active IS TRUE AND type != 'witness' "
+    "ORDER BY active DESC, type_priority, priority, node_id"
+)
+
+INSERT_NODE = (
+    "INSERT INTO repmgr.nodes (node_id, type, upstream_node_id, node_name, conninfo, repluser, "
+    "slot_name, location, priority, active, config_file) "
+    "VALUES (%(node_id)s, %(type)s, %(upstream_node_id)s, %(node_name)s, %(conninfo)s, %(repluser)s, "
+    "%(slot_name)s, %(location)s, %(priority)s, %(active)s, %(config_file)s)"
+)
+
+UPDATE_NODE = (
+    "UPDATE repmgr.nodes SET type = %(type)s, upstream_node_id = %(upstream_node_id)s, "
+    "node_name = %(node_name)s, conninfo = %(conninfo)s, repluser = %(repluser)s, slot_name = %(slot_name)s, "
+    "location = %(location)s, priority = %(priority)s, active = %(active)s, config_file = %(config_file)s "
+    "WHERE node_id = %(node_id)s"
+)
+
+DELETE_NODE = "DELETE FROM repmgr.nodes WHERE node_id = %s"
+
+# update_node_record_set_primary(): one transaction, old primaries first.
+DEACTIVATE_OTHER_PRIMARIES = (
+    "UPDATE repmgr.nodes SET active = FALSE WHERE type = 'primary' AND active IS TRUE AND node_id != %s"
+)
+SET_PRIMARY = "UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = TRUE WHERE node_id = %s"
+
+# update_node_record_status(id, 'standby', upstream, true): follow / rejoin.
+SET_STANDBY = "UPDATE repmgr.nodes SET type = 'standby', upstream_node_id = %s, active = TRUE WHERE node_id = %s"
+SET_ACTIVE = "UPDATE repmgr.nodes SET active = %s WHERE node_id = %s"
+
+INSERT_EVENT = (
+    "INSERT INTO repmgr.events (node_id, event, successful, details) "
+    "VALUES (%s, %s, %s, %s) RETURNING event_timestamp"
+)
+
+# repmgr cluster event (do_cluster_event): newest first, deleted nodes keep their rows.
+SELECT_EVENTS = (
+    "SELECT e.node_id, n.node_name, e.event, e.successful, "
+    "to_char(e.event_timestamp, 'YYYY-MM-DD HH24:MI:SS') AS timestamp, e.details "
+    "FROM repmgr.events e LEFT JOIN repmgr.nodes n ON e.node_id = n.node_id"
+)
+
+INIT_VOTING_TERM = (
+    "INSERT INTO repmgr.voting_term (term) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM repmgr.voting_term)"
+)
+INCREMENT_VOTING_TERM = "UPDATE repmgr.voting_term SET term = term + 1 RETURNING term"
+SELECT_VOTING_TERM = "SELECT term FROM repmgr.voting_term"
+
+# witness_copy_node_records(): the upstream FK is deferred while the rows are re-inserted.
+REPLACE_ALL_NODES = ("SET CONSTRAINTS ALL DEFERRED", "TRUNCATE repmgr.nodes")
+
+NODES_TABLE_EXISTS = "SELECT to_regclass('repmgr.nodes') IS NOT NULL"
+
+
+def node_record_from_row(row):
+    """A NodeRecord from a row of NODE_COLUMNS."""
+    (node_id, node_name, node_type, upstream_node_id, active, location, priority,
+     conninfo, repluser, slot_name, config_file, upstream_node_name) = row
+    return NodeRecord(
+        node_id=node_id,
+        node_name=node_name,
+        type=node_type,
+        upstream_node_id=upstream_node_id,
+        active=bool(active),
+        location=location,
+        priority=priority,
+        conninfo=conninfo,
+        repluser=repluser,
+        slot_name=slot_name,
+        config_file=config_file,
+        upstream_node_name=upstream_node_name,
+    )
+
+
+def record_parameters(record):
+    return dict(
+        node_id=record.node_id,
+        type=record.type,
+        upstream_node_id=record.upstream_node_id,
+        node_name=record.node_name,
+        conninfo=record.conninfo,
+        repluser=record.repluser,
+        slot_name=record.slot_name,
+        location=record.location,
+        priority=record.priority,
+        active=record.active,
+        config_file=record.config_file,
+    )
+
+
+def require_metadata(conn, where="this node"):
+    """Raise MetadataMissing with a hint when repmgr.nodes does not exist."""
+    with conn.cursor() as cur:
+        cur.execute(NODES_TABLE_EXISTS)
+        exists = cur.fetchone()[0]
+    if not exists:
+        raise MetadataMissing(
+            "no repmgr metadata on %s (database %s has no table repmgr.nodes): register the primary first "
+            "(pgha.repmgr.repmgr_node with role: primary creates it)" % (where, conn.info.dbname)
+        )
+
+
+def read_nodes(conn):
+    with conn.cursor() as cur:
+        cur.execute(SELECT_NODES)
+        return [node_record_from_row(row) for row in cur.fetchall()]
+
+
+def read_node(conn, node_id):
+    with conn.cursor() as cur:
+        cur.execute(SELECT_NODE, (node_id,))
+        row = cur.fetchone()
+    return node_record_from_row(row) if row else None
+
+
+def primary_candidates(conn):
+    """(node_id, conninfo) in repmgr's order for finding the current primary."""
+    with conn.cursor() as cur:
+        cur.execute(SELECT_PRIMARY_CANDIDATES)
+        return [(row[0], row[1]) for row in cur.fetchall()]
+
+
+def insert_node(cur, record):
+    cur.execute(INSERT_NODE, record_parameters(record))
+
+
+def update_node(cur, record):
+    cur.execute(UPDATE_NODE, record_parameters(record))
+
+
+def replace_all_nodes(cur, records):
+    """Make repmgr.nodes hold exactly `records` (run inside a transaction)."""
+    for statement in REPLACE_ALL_NODES:
+        cur.execute(statement)
+    for record in sorted(records, key=lambda r: r.node_id):
+        insert_node(cur, record)
+
+
+def delete_node(cur, node_id):
+    cur.execute(DELETE_NODE, (node_id,))
+
+
+def deactivate_other_primaries(cur, node_id):
+    cur.execute(DEACTIVATE_OTHER_PRIMARIES, (node_id,))
+    return cur.rowcount
+
+
+def set_primary(cur, node_id):
+    """The promote write: every other active primary inactive, this node the primary."""
+    deactivate_other_primaries(cur, node_id)
+    cur.execute(SET_PRIMARY, (node_id,))
+
+
+def set_standby(cur, node_id, upstream_node_id):
+    cur.execute(SET_STANDBY, (upstream_node_id, node_id))
+
+
+def set_active(cur, node_id, active):
+    cur.execute(SET_ACTIVE, (active, node_id))
+
+
+def write_event(cur, node_id, event, successful=True, details=None):
+    """Insert one repmgr.events row; returns its timestamp. Must run on the primary."""
+    cur.execute(INSERT_EVENT, (node_id, event, successful, details))
+    return cur.fetchone()[0]
+
+
+def events_query(node_id=None, node_name=None, event=None, limit=20):
+    """SELECT_EVENTS with repmgr's filters; returns (sql, params).
+
+    As repmgr: node_id takes precedence over node_name, and filters on the joined nodes row
+    (events of deleted nodes never match a node filter). limit=None means all rows.
+    """
+    clauses, params = [], []
+    if node_id is not None:
+        clauses.append("n.node_id = %s")
+        params.append(node_id)
+    elif node_name is not None:
+        clauses.append("n.node_name = %s")
+        params.append(node_name)
+    if event is not None:
+        clauses.append("e.event = %s")
+        params.append(event)
+    sql = SELECT_EVENTS
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    sql += " ORDER BY e.event_timestamp DESC"
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    return sql, tuple(params)
+
+
+def read_events(conn, node_id=None, node_name=None, event=None, limit=20):
+    sql, params = events_query(node_id, node_name, event, limit)
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return [
+            dict(node_id=r[0], node_name=r[1] or "", event=r[2], successful=bool(r[3]), timestamp=r[4], details=r[5])
+            for r in cur.fetchall()
+        ]
+
+
+def init_voting_term(cur):
+    """Seed voting_term with term 1 when it has no row; True when a row was written.
+
+    repmgrd refuses to be a failover candidate without a row (reference 1.5). Unlike
+    `repmgr primary register --force` we leave an existing term alone, so that a second
+    identical registration changes nothing.
+    """
+    cur.execute(INIT_VOTING_TERM)
+    return cur.rowcount > 0
+
+
+def voting_term(conn):
+    with conn.cursor() as cur:
+        cur.execute(SELECT_VOTING_TERM)
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def increment_voting_term(cur):
+    cur.execute(INCREMENT_VOTING_TERM)
+    row = cur.fetchone()
+    return row[0] if row else None

@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Probe many nodes at once, under one deadline.
+
+repmgr's `cluster show` connects to the nodes one after another, so each dead node costs a
+full connect timeout. Here every node is probed concurrently (psycopg AsyncConnection), and
+the whole probe ends at one deadline: an unreachable or hung node costs one timeout in
+total, and is reported as DOWN, never as an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
+from ansible_collections.pgha.repmgr.plugins.module_utils import metadata, replication
+from ansible_collections.pgha.repmgr.plugins.module_utils.connection import (
+    classify_failure,
+    node_conninfo,
+    session_conninfo,
+)
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeObservation, Reachability
+
+try:
+    import psycopg
+except ImportError:
+    psycopg = None
+
+
+async def _probe_connected(conn, node_id):
+    """Everything we want to know from one open session, as NodeObservation fields."""
+    facts, own_record, clients, receiver = {}, None, None, None
+    async with conn.cursor() as cur:
+        await cur.execute(replication.SERVER_FACTS)
+        facts = replication.server_facts_from_row(await cur.fetchone())
+        try:
+            await cur.execute(metadata.SELECT_NODE, (node_id,))
+            row = await cur.fetchone()
+            own_record = metadata.node_record_from_row(row) if row else None
+        except psycopg.Error:
+            own_record = None  # no metadata on that node: its own record cannot be read
+        try:
+            await cur.execute(replication.REPLICATION_CLIENTS)
+            clients = replication.replication_clients_from_rows(await cur.fetchall())
+            await cur.execute(replication.WAL_RECEIVER)
+            receiver = await cur.fetchone()
+        except psycopg.Error:
+            pass
+    facts.update(
+        own_record=own_record,
+        replication=clients,
+        wal_receiver_streaming=(receiver is not None and receiver[0] == "streaming"),
+        wal_receiver_upstream=receiver[1] if receiver else None,
+    )
+    return facts
+
+
+async def probe_node(record, password=None, connect_timeout=5, secrets=()):
+    """Probe one node of the metadata; never raises for a node problem."""
+    started = time.monotonic()
+    try:
+        target = session_conninfo(node_conninfo(record.conninfo, password), connect_timeout=connect_timeout,
+                                  statement_timeout=max(connect_timeout, 1))
+    except InvalidOption as exc:
+        return NodeObservation(record.node_id, Reachability.DOWN, error=str(exc))
+    try:
+        conn = await psycopg.AsyncConnection.connect(target, autocommit=True)
+    except psycopg.Error as exc:
+        message = conninfo_util.mask_text(str(exc).strip(), secrets=tuple(s for s in (password,) + tuple(secrets) if s))
+        return NodeObservation(record.node_id, classify_failure(message), error=message,
+                               extra={"probe_seconds": round(time.monotonic() - started, 3)})
+    try:
+        fields = await _probe_connected(conn, record.node_id)
+    except psycopg.Error as exc:
+        message = conninfo_util.mask_text(str(exc).strip(), secrets=(password,) if password else ())
+        return NodeObservation(record.node_id, Reachability.CONNECTED, error=message)
+    finally:
+        await conn.close()
+    return NodeObservation(record.node_id, Reachability.CONNECTED,
+                           extra={"probe_seconds": round(time.monotonic() - started, 3)}, **fields)
+
+
+async def probe_nodes_async(records, password=None, timeout=5, secrets=()):
+    """{node_id: NodeObservation} for every record, all within `timeout` (+ a small margin)."""
+
+    async def bounded(record):
+        try:
+            return await asyncio.wait_for(probe_node(record, password, timeout, secrets), timeout + 1)
+        except asyncio.TimeoutError:
+            return NodeObservation(record.node_id, Reachability.DOWN,
+                                   error="no answer within %s seconds (server hung or network cut)" % timeout)
+
+    results = await asyncio.gather(*(bounded(r) for r in records))
+    return {obs.node_id: obs for obs in results}
+
+
+def probe_nodes(records, password=None, timeout=5, secrets=()):
+    """Synchronous entry point for modules."""
+    conninfo_util.require_psycopg()
+    if not records:
+        return {}
+    return asyncio.run(probe_nodes_async(records, password, timeout, secrets))

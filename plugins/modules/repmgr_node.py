@@ -1,0 +1,277 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: repmgr_node
+short_description: Register or unregister a primary, standby or witness in the repmgr metadata
+description:
+  - Does what C(repmgr primary|standby|witness register) and C(unregister) do, with the same preconditions,
+    the same rows in C(repmgr.nodes) and the same events in C(repmgr.events), so the real repmgr CLI and
+    repmgrd see the node as if repmgr had registered it.
+  - "O(role=primary): the server must not be in recovery. Creates the repmgr metadata (database O(login_db),
+    schema C(repmgr)) if missing, seeds C(repmgr.voting_term), marks stale primary records inactive, and
+    refuses when another registered primary is running as a primary."
+  - "O(role=standby): the server must be in recovery and attached to its upstream (a walsender with
+    C(application_name) = O(node_name) on the upstream), unless O(force). The record is written on the
+    primary, found from the metadata as repmgr finds it."
+  - "O(role=witness): a separate server (not in recovery, another system identifier); the record is written
+    on the primary (O(primary_conninfo)) with priority 0, and the node rows are copied to the witness."
+  - "O(state=absent) removes the record on the primary and logs the C(*_unregister) event. Unlike repmgr
+    it also drops the node's replication slot on the primary when it is inactive (see O(drop_slot)),
+    so an unregistered standby does not pin WAL forever."
+  - A node registered again with identical values is reported unchanged and writes nothing.
+    Changing a registered node's attributes (priority, location, conninfo, ...) updates the record;
+    changing its type (for example standby to primary) needs O(force).
+  - All metadata writes of one run happen in one transaction on the primary, after every check passed.
+version_added: 0.1.0
+author: pgha.repmgr developers
+extends_documentation_fragment:
+  - pgha.repmgr.connection
+options:
+  state:
+    description: Whether the node is registered.
+    type: str
+    choices: [present, absent]
+    default: present
+  role:
+    description:
+      - The node's role, repmgr's node type. Required with O(state=present).
+      - With O(state=absent), when given, the record must have this type.
+    type: str
+    choices: [primary, standby, witness]
+  node_id:
+    description: repmgr node ID, a positive integer unique in the cluster (repmgr.conf C(node_id)).
+    type: int
+    required: true
+  node_name:
+    description:
+      - Node name, unique in the cluster, at most 63 characters (repmgr.conf C(node_name)).
+      - A standby's C(primary_conninfo) must use it as C(application_name); that is how attachment is seen.
+    type: str
+  conninfo:
+    description:
+      - How every other node (and repmgr) connects to this node, stored in C(repmgr.nodes.conninfo),
+        for example C(host=node1 port=5432 user=repmgr dbname=repmgr connect_timeout=2).
+      - Must not contain a password. Required with O(state=present).
+      - When neither O(login_host) nor O(login_unix_socket) is set, the module connects with it.
+    type: str
+  location:
+    description: repmgr location; failover prefers candidates in the failed primary's location.
+    type: str
+    default: default
+  priority:
+    description: Failover priority; a higher value wins a tie on LSN, 0 means never promoted. A witness always gets 0.
+    type: int
+    default: 100
+  upstream_node_id:
+    description: Standby only. The node this standby streams from; default is the current primary.
+    type: int
+  upstream_node_name:
+    description: Standby only. The upstream by name instead of O(upstream_node_id).
+    type: str
+  replication_user:
+    description: Role used for streaming replication (C(repmgr.nodes.repluser)). Default is the O(conninfo)'s C(user).
+    type: str
+  use_slot:
+    description: Record a replication slot name for the node (repmgr's C(use_replication_slots)).
+    type: bool
+    default: true
+  slot_name:
+    description: The slot name to record; default C(repmgr_slot_<node_id>), as repmgr.
+    type: str
+  config_file:
+    description: Path of the node's repmgr.conf, stored in C(repmgr.nodes.config_file) for the repmgr CLI.
+    type: str
+    default: ''
+  metadata_mode:
+    description:
+      - How to create the repmgr metadata when it is missing (primary and witness).
+      - C(extension) runs C(CREATE EXTENSION repmgr) (needs the repmgr package on the server; repmgrd can then
+        run beside this collection); C(tables) creates repmgr's tables and views with plain DDL (the repmgr CLI
+        needs nothing more); C(auto) uses the extension when the server offers it, else tables.
+    type: str
+    choices: [auto, extension, tables]
+    default: auto
+  primary_conninfo:
+    description:
+      - conninfo of the primary (without password). Required with O(role=witness).
+      - For a standby or O(state=absent), used first to find the primary; needed when the node itself is
+        down (then O(force) registers a standby that is not running, as C(repmgr standby register -F)).
+    type: str
+  drop_slot:
+    description: With O(state=absent), drop the node's replication slot on the primary if it exists and is inactive.
+    type: bool
+    default: true
+  force:
+    description:
+      - Register a standby that is not attached or not running; re-register a node with another type;
+        unregister an active primary. Never allows a second running primary.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+notes:
+  - Run it against the node being registered (connect to it), as repmgr is run on the node.
+seealso:
+  - module: pgha.repmgr.repmgr_cluster_info
+  - name: repmgr primary register
+    link: https://www.repmgr.org/docs/current/repmgr-primary-register.html
+"""
+
+EXAMPLES = r"""
+- name: Register the primary (creates the metadata on first run)
+  pgha.repmgr.repmgr_node:
+    role: primary
+    node_id: 1
+    node_name: node1
+    conninfo: host=10.0.0.11 user=repmgr dbname=repmgr connect_timeout=2
+    login_password: "{{ repmgr_password }}"
+
+- name: Register a streaming standby
+  pgha.repmgr.repmgr_node:
+    role: standby
+    node_id: 2
+    node_name: node2
+    conninfo: host=10.0.0.12 user=repmgr dbname=repmgr connect_timeout=2
+    priority: 90
+    login_password: "{{ repmgr_password }}"
+
+- name: Unregister a decommissioned standby (its slot on the primary is dropped)
+  pgha.repmgr.repmgr_node:
+    state: absent
+    node_id: 3
+    primary_conninfo: host=10.0.0.11 user=repmgr dbname=repmgr
+    login_password: "{{ repmgr_password }}"
+"""
+
+RETURN = r"""
+record:
+  description: The node's record after the run (conninfo password-masked); empty after O(state=absent).
+  returned: always
+  type: dict
+before:
+  description: The node's record before the run; empty when it was not registered.
+  returned: always
+  type: dict
+events:
+  description: The repmgr events written (or, in check mode, that would be written).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{node_id: 2, event: standby_register, details: "standby registration succeeded; upstream node ID is 1"}]
+metadata_created:
+  description: "C(extension) or C(tables) when the run created the repmgr metadata, else null."
+  returned: always
+  type: str
+slot_dropped:
+  description: The replication slot dropped on the primary by O(state=absent), if any.
+  returned: always
+  type: str
+queries:
+  description: The SQL statements run (templates; bound parameters are not shown).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, registration
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import ConnectionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run, secrets_of
+
+
+def argument_spec():
+    spec = connection.connection_argument_spec()
+    spec.update(
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        role=dict(type="str", choices=list(registration.ROLES)),
+        node_id=dict(type="int", required=True),
+        node_name=dict(type="str"),
+        conninfo=dict(type="str"),
+        location=dict(type="str", default="default"),
+        priority=dict(type="int", default=100),
+        upstream_node_id=dict(type="int"),
+        upstream_node_name=dict(type="str"),
+        replication_user=dict(type="str"),
+        use_slot=dict(type="bool", default=True),
+        slot_name=dict(type="str"),
+        config_file=dict(type="str", default=""),
+        metadata_mode=dict(type="str", choices=["auto", "extension", "tables"], default="auto"),
+        primary_conninfo=dict(type="str"),
+        drop_slot=dict(type="bool", default=True),
+        force=dict(type="bool", default=False),
+    )
+    return spec
+
+
+ACTIONS = {
+    ("present", "primary"): registration.register_primary,
+    ("present", "standby"): registration.register_standby,
+    ("present", "witness"): registration.register_witness,
+}
+
+
+def connect_local(params, may_be_down):
+    """The node's own session; None when it is down and the action can do without it."""
+    try:
+        return connection.connect_with_params(params, fallback_conninfo=params.get("conninfo"))
+    except ConnectionFailed:
+        if may_be_down:
+            return None
+        raise
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("upstream_node_id", "upstream_node_name")],
+        supports_check_mode=True,
+    )
+    require_psycopg(module)
+    params = module.params
+    ctx = registration.Context(password=params["login_password"] or None, timeout=params["connect_timeout"],
+                               secrets=secrets_of(module), check_mode=module.check_mode)
+
+    def body():
+        if params["state"] == "present":
+            registration.validate_present(params)
+            action = ACTIONS[(params["state"], params["role"])]
+            # A standby that is not running can be registered with force, as repmgr -F does.
+            may_be_down = params["role"] == "standby" and params["force"] and bool(params["primary_conninfo"])
+        else:
+            registration.validate_node_id(params["node_id"])
+            action = registration.unregister
+            may_be_down = bool(params["primary_conninfo"])
+        local_conn = connect_local(params, may_be_down)
+        try:
+            plan = action(params, local_conn, ctx)
+        finally:
+            if local_conn is not None:
+                local_conn.close()
+        return plan
+
+    plan = run(module, body)
+    before = registration.record_for_output(plan.before)
+    after = registration.record_for_output(plan.record) if plan.write != "delete" else {}
+    module.exit_json(
+        changed=plan.changed,
+        record=after,
+        before=before,
+        events=[dict(node_id=e.node_id, event=e.event, details=e.details) for e in plan.events],
+        metadata_created=plan.create_metadata,
+        slot_dropped=plan.drop_slot,
+        queries=ctx.log.statements,
+        diff=dict(before=before, after=after),
+    )
+
+
+if __name__ == "__main__":
+    main()
