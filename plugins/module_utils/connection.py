@@ -71,7 +71,8 @@ def login_conninfo(params, fallback_conninfo=None):
         base = fallback_conninfo
     keywords = {
         "host": params.get("login_unix_socket") or params.get("login_host") or None,
-        "sslmode": params.get("ssl_mode"),
+        # libpq's default is prefer: only say it when it is something else, to keep conninfo strings short
+        "sslmode": params.get("ssl_mode") if params.get("ssl_mode") not in (None, "prefer") else None,
         "sslrootcert": params.get("ca_cert"),
         "sslcert": params.get("ssl_cert"),
         "sslkey": params.get("ssl_key"),

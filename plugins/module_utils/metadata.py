@@ -122,12 +122,15 @@ def record_parameters(record):
     )
 
 
-def require_metadata(conn, where="this node"):
-    """Raise MetadataMissing with a hint when repmgr.nodes does not exist."""
+def has_metadata(conn):
     with conn.cursor() as cur:
         cur.execute(NODES_TABLE_EXISTS)
-        exists = cur.fetchone()[0]
-    if not exists:
+        return bool(cur.fetchone()[0])
+
+
+def require_metadata(conn, where="this node"):
+    """Raise MetadataMissing with a hint when repmgr.nodes does not exist."""
+    if not has_metadata(conn):
         raise MetadataMissing(
             "no repmgr metadata on %s (database %s has no table repmgr.nodes): register the primary first "
             "(pgha.repmgr.repmgr_node with role: primary creates it)" % (where, conn.info.dbname)

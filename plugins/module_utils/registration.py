@@ -11,6 +11,7 @@ server. Check mode stops after planning, so it reports exactly what a real run w
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -19,6 +20,7 @@ from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connec
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeRecord, NodeType
 
+ATTACH_POLL_INTERVAL = 0.2
 NODE_NAME_MAX = 63  # repmgr.conf limit (NAMEDATALEN - 1): node_name is application_name
 ROLES = (NodeType.PRIMARY.value, NodeType.STANDBY.value, NodeType.WITNESS.value)
 RECORD_FIELDS = ("type", "upstream_node_id", "node_name", "conninfo", "repluser", "slot_name",
@@ -100,6 +102,8 @@ def validate_present(params):
                                                 "its record is written on the primary)")
     if params.get("primary_conninfo"):
         conninfo_util.parse(params["primary_conninfo"], "primary_conninfo")
+    if (params.get("attach_timeout") or 0) < 0:
+        raise InvalidOption("attach_timeout", "must be 0 or more seconds (got %s)" % params["attach_timeout"])
     if params.get("slot_name") and not params.get("use_slot", True):
         raise InvalidOption("slot_name", "is set but use_slot is false")
     return parsed
@@ -454,14 +458,28 @@ def register_standby(params, local_conn, ctx):
                                     primary_id, params["node_id"])
         attachment = None
         if local_conn is not None:
-            seen = probe.probe_nodes([upstream], ctx.password, ctx.timeout, ctx.secrets)[upstream.node_id]
-            found, state = status.attachment(seen, params["node_name"])
-            attachment = state if found is status.Attachment.NOT_ATTACHED else found.value
+            attachment = wait_for_attachment(upstream, params["node_name"], params.get("attach_timeout") or 0, ctx)
         desired = desired_record(params, parsed, NodeType.STANDBY.value)
         plan = plan_standby_register(desired, records, upstream, attachment, params["force"])
         if plan.changed and not ctx.check_mode:
             apply_on_primary(primary_conn, plan, ctx.log)
     return plan
+
+
+def attachment_now(upstream, node_name, ctx):
+    seen = probe.probe_nodes([upstream], ctx.password, ctx.timeout, ctx.secrets)[upstream.node_id]
+    found, state = status.attachment(seen, node_name)
+    return state if found is status.Attachment.NOT_ATTACHED else found.value
+
+
+def wait_for_attachment(upstream, node_name, timeout, ctx):
+    """The attachment, polled for up to `timeout` seconds: a standby just started needs a moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        attachment = attachment_now(upstream, node_name, ctx)
+        if attachment == "attached" or time.monotonic() >= deadline:
+            return attachment
+        time.sleep(ATTACH_POLL_INTERVAL)
 
 
 def register_witness(params, local_conn, ctx):

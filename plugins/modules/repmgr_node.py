@@ -102,6 +102,12 @@ options:
       - For a standby or O(state=absent), used first to find the primary; needed when the node itself is
         down (then O(force) registers a standby that is not running, as C(repmgr standby register -F)).
     type: str
+  attach_timeout:
+    description:
+      - Standby only. Seconds to wait for the standby to appear as streaming in its upstream's
+        C(pg_stat_replication) before the attachment check fails (a standby just started needs a moment).
+    type: int
+    default: 15
   drop_slot:
     description: With O(state=absent), drop the node's replication slot on the primary if it exists and is inactive.
     type: bool
@@ -206,6 +212,7 @@ def argument_spec():
         config_file=dict(type="str", default=""),
         metadata_mode=dict(type="str", choices=["auto", "extension", "tables"], default="auto"),
         primary_conninfo=dict(type="str"),
+        attach_timeout=dict(type="int", default=15),
         drop_slot=dict(type="bool", default=True),
         force=dict(type="bool", default=False),
     )

@@ -1,0 +1,113 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: repmgr_database
+short_description: Ensure the repmgr role and database exist on the primary
+description:
+  - repmgr's documented first step (C(createuser -s repmgr), C(createdb repmgr -O repmgr)) as an idempotent module.
+  - The role gets LOGIN and REPLICATION, and SUPERUSER unless O(superuser=false). The database is owned by it.
+  - The password is hashed (SCRAM-SHA-256) on the managed host before it is sent, so it never reaches the
+    server's logs. A second run with the same password changes nothing: the stored verifier is checked.
+  - Connects as a superuser, by default C(postgres) through the local Unix socket (run it with
+    C(become_user: postgres) for peer authentication).
+version_added: 0.1.0
+author: pgha.repmgr developers
+extends_documentation_fragment:
+  - pgha.repmgr.connection
+options:
+  user:
+    description: Name of the repmgr role.
+    type: str
+    default: repmgr
+  password:
+    description: Its password. Leave unset to manage no password (e.g. certificate or peer authentication).
+    type: str
+  update_password:
+    description: C(always) sets the password when it differs; C(on_create) only when the role is created.
+    type: str
+    choices: [always, on_create]
+    default: always
+  superuser:
+    description: Whether the role is a superuser (repmgr recommends it; promote, rewind and the extension need it).
+    type: bool
+    default: true
+  database:
+    description: Name of the repmgr database.
+    type: str
+    default: repmgr
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+notes:
+  - The connection options default to O(login_user=postgres) and O(login_db=postgres) here, unlike the other modules.
+"""
+
+EXAMPLES = r"""
+- name: repmgr role and database on the primary
+  become: true
+  become_user: postgres
+  pgha.repmgr.repmgr_database:
+    login_unix_socket: /var/run/postgresql
+    password: "{{ repmgr_password }}"
+"""
+
+RETURN = r"""
+queries:
+  description: Statements run (password masked).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, database_setup
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run
+
+
+def argument_spec():
+    spec = connection.connection_argument_spec()
+    spec["login_user"]["default"] = "postgres"
+    spec["login_db"]["default"] = "postgres"
+    spec.update(
+        user=dict(type="str", default="repmgr"),
+        password=dict(type="str", no_log=True),
+        update_password=dict(type="str", choices=["always", "on_create"], default="always"),
+        superuser=dict(type="bool", default=True),
+        database=dict(type="str", default="repmgr"),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    require_psycopg(module)
+    p = module.params
+
+    def body():
+        for option in ("user", "database"):
+            if not p[option] or len(p[option]) > 63:
+                raise InvalidOption(option, "must be 1 to 63 characters (got %r)" % p[option])
+        with connection.connect_with_params(p) as conn:
+            role_row, owner = database_setup.read_state(conn, p["user"], p["database"])
+            plan = database_setup.plan_setup(role_row, owner, p["user"], p["password"], p["superuser"],
+                                             p["update_password"])
+            queries = []
+            if plan.changed and not module.check_mode:
+                queries = database_setup.apply_setup(conn, plan, p["user"], p["password"], p["superuser"],
+                                                     p["database"])
+        return dict(changed=plan.changed, queries=queries)
+
+    module.exit_json(**run(module, body))
+
+
+if __name__ == "__main__":
+    main()

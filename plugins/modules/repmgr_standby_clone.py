@@ -1,0 +1,173 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: repmgr_standby_clone
+short_description: Clone a standby from its upstream with pg_basebackup (repmgr standby clone)
+description:
+  - Runs C(pg_basebackup) from the upstream (the server the connection options reach) into O(data_directory),
+    then writes the standby configuration into C(postgresql.auto.conf) (C(primary_conninfo) with
+    C(application_name) = O(node_name), C(primary_slot_name)) and creates C(standby.signal), as repmgr does
+    for PostgreSQL 12 and later. Does not start the server.
+  - With O(use_slot) the physical slot is created on the upstream before the backup starts, so the upstream
+    keeps every WAL segment the new standby needs.
+  - A data directory that already holds a standby of the same cluster (same system identifier,
+    C(standby.signal) present) is left alone and reported unchanged.
+  - A non-empty data directory is refused unless O(force); a directory a server is running from is always refused.
+  - If C(pg_basebackup) fails, the directory's content and a slot the module created are removed again.
+  - Writes the C(standby_clone) event with repmgr's text on the upstream when it is the primary and holds the metadata.
+  - Must run as the PostgreSQL OS user (C(become_user: postgres)).
+version_added: 0.1.0
+author: pgha.repmgr developers
+extends_documentation_fragment:
+  - pgha.repmgr.connection
+options:
+  data_directory:
+    description: Absolute path of the new standby's data directory.
+    type: path
+    required: true
+  node_id:
+    description: repmgr node ID of the new standby (names the event and the default slot).
+    type: int
+    required: true
+  node_name:
+    description: Node name of the new standby; becomes C(application_name) in C(primary_conninfo).
+    type: str
+    required: true
+  upstream_conninfo:
+    description:
+      - How the standby reaches its upstream for streaming (without password), written into C(primary_conninfo)
+        after removing C(dbname). Default is built from O(login_host), O(login_port) and O(login_user).
+    type: str
+  replication_user:
+    description: Role for the backup and for streaming. Default is the user of O(upstream_conninfo).
+    type: str
+  use_slot:
+    description: Stream through a physical replication slot on the upstream.
+    type: bool
+    default: true
+  slot_name:
+    description: Slot name; default C(repmgr_slot_<node_id>), as repmgr.
+    type: str
+  passfile:
+    description: A C(.pgpass) file the standby uses for streaming; written as C(passfile) into C(primary_conninfo).
+    type: path
+  pg_bindir:
+    description: Directory of pg_basebackup and pg_controldata. Default is Debian's C(/usr/lib/postgresql/<major>/bin) for the upstream's version, else PATH.
+    type: path
+  pg_basebackup_options:
+    description: Extra pg_basebackup arguments, one list element each (for example C([--max-rate=100M])).
+    type: list
+    elements: str
+    default: []
+  force:
+    description: Replace the content of a non-empty data directory (never one a server is running from).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Clone node2 from the primary
+  become: true
+  become_user: postgres
+  pgha.repmgr.repmgr_standby_clone:
+    login_host: 10.0.0.11
+    login_password: "{{ repmgr_password }}"
+    data_directory: /var/lib/postgresql/15/main
+    node_id: 2
+    node_name: node2
+    passfile: /var/lib/postgresql/.pgpass
+"""
+
+RETURN = r"""
+reason:
+  description: Why the module did or did not clone.
+  returned: always
+  type: str
+data_directory:
+  description: The data directory.
+  returned: always
+  type: str
+slot_name:
+  description: The replication slot used, or null.
+  returned: always
+  type: str
+system_identifier:
+  description: The upstream's system identifier (as a string).
+  returned: always
+  type: str
+primary_conninfo:
+  description: The primary_conninfo written (password masked).
+  returned: when cloned
+  type: str
+event_written:
+  description: Whether the standby_clone event was written.
+  returned: always
+  type: bool
+pg_bindir:
+  description: The PostgreSQL bin directory used.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import clone, connection, datadir
+from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run
+
+
+def argument_spec():
+    spec = connection.connection_argument_spec()
+    spec.update(
+        data_directory=dict(type="path", required=True),
+        node_id=dict(type="int", required=True),
+        node_name=dict(type="str", required=True),
+        upstream_conninfo=dict(type="str"),
+        replication_user=dict(type="str"),
+        use_slot=dict(type="bool", default=True),
+        slot_name=dict(type="str"),
+        passfile=dict(type="path"),
+        pg_bindir=dict(type="path"),
+        pg_basebackup_options=dict(type="list", elements="str", default=[]),
+        force=dict(type="bool", default=False),
+    )
+    return spec
+
+
+def upstream_conninfo_from(params):
+    """The streaming conninfo: given, or the login target without password and database."""
+    if params.get("upstream_conninfo"):
+        return params["upstream_conninfo"]
+    full = conninfo_util.parse(connection.login_conninfo(params))
+    for key in ("password", "dbname", "options", "application_name"):
+        full.pop(key, None)
+    return conninfo_util.build("", **full)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    require_psycopg(module)
+    params = dict(module.params, _which=lambda name: module.get_bin_path(name))
+
+    def body():
+        clone.validate(params)
+        datadir.require_not_root()
+        with connection.connect_with_params(params) as upstream_conn:
+            return clone.clone(params, upstream_conn, upstream_conninfo_from(params), module.run_command,
+                               module.check_mode, password=params["login_password"] or None)
+
+    module.exit_json(**run(module, body))
+
+
+if __name__ == "__main__":
+    main()
