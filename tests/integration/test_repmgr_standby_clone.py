@@ -1,0 +1,158 @@
+"""repmgr_standby_clone and repmgr_database through the real `ansible` CLI (become postgres)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_cli import run_module
+from harness import cluster_fixture
+
+# node1 primary (registered), node2 a streaming standby; node3's directory is the clone target.
+cluster = cluster_fixture("mod-clone", 3, port=55506, build=None)
+
+
+@pytest.fixture(scope="module")
+def inventory(cluster, tmp_path_factory):
+    return cluster.write_inventory(tmp_path_factory.mktemp("inv") / "clone.yml")
+
+
+@pytest.fixture(scope="module")
+def primary(cluster, inventory):
+    """node1 running and registered, node2 a standby, node3 empty."""
+    node1, node2, node3 = cluster.nodes
+    cluster.build()
+    node3.stop()
+    shutil.rmtree(node3.datadir)
+    os.mkdir(node3.datadir, 0o700)
+    shutil.chown(node3.datadir, "postgres", "postgres")
+    node1.sql("SELECT pg_drop_replication_slot('repmgr_slot_3')")
+    run = run_module(inventory, "node1", "pgha.repmgr.repmgr_node",
+                     dict(role="primary", node_id=1, node_name="node1", conninfo=node1.conninfo,
+                          login_password=cluster.password))
+    assert not run.failed, run.output
+    return node1
+
+
+def clone(cluster, inventory, target, **extra):
+    node1 = cluster.nodes[0]
+    args = dict(login_host=node1.address, login_port=node1.port, login_password=cluster.password,
+                data_directory=str(target), node_id=3, node_name="node3", passfile=str(cluster.passfile))
+    args.update(extra)
+    run = run_module(inventory, "node3", "pgha.repmgr.repmgr_standby_clone", args, become=True)
+    assert cluster.password not in run.output
+    return run
+
+
+def slot_exists(node, name="repmgr_slot_3"):
+    return node.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", (name,))[0][0] == 1
+
+
+def test_check_mode_changes_nothing(cluster, inventory, primary):
+    node3 = cluster.nodes[2]
+    run = run_module(inventory, "node3", "pgha.repmgr.repmgr_standby_clone",
+                     dict(login_host=primary.address, login_port=primary.port, login_password=cluster.password,
+                          data_directory=str(node3.datadir), node_id=3, node_name="node3"),
+                     become=True, check=True)
+    assert run.changed and not run.failed, run.output
+    assert os.listdir(node3.datadir) == []
+    assert not slot_exists(primary)
+
+
+def test_clone_into_an_empty_directory_makes_a_streaming_standby(cluster, inventory, primary):
+    node3 = cluster.nodes[2]
+    run = clone(cluster, inventory, node3.datadir)
+    assert run.changed and not run.failed, run.output
+    assert run.result["event_written"] is True
+    assert (node3.datadir / "standby.signal").exists()
+    auto_conf = (node3.datadir / "postgresql.auto.conf").read_text()
+    assert "application_name=node3" in auto_conf and "primary_slot_name = 'repmgr_slot_3'" in auto_conf
+    assert cluster.password not in auto_conf
+    assert slot_exists(primary)
+    assert primary.sql("SELECT node_id, event, details FROM repmgr.events WHERE event = 'standby_clone'") == [
+        (3, "standby_clone",
+         'cloned from host "%s", port %d; backup method: pg_basebackup; --force: N' % (primary.address, primary.port))]
+    # the node's own listen address etc. (a clone copies node1's), then start: it streams
+    cluster._configure_node(node3)  # pylint: disable=protected-access
+    node3.start()
+    cluster.wait_streaming(node3, primary)
+
+    again = clone(cluster, inventory, node3.datadir)
+    assert not again.changed and not again.failed
+    assert "already holds a standby of this cluster" in again.result["reason"]
+
+
+def test_refuses_the_directory_of_a_running_server_even_with_force(cluster, inventory, primary):
+    run = clone(cluster, inventory, primary.datadir, force=True)
+    assert run.failed and "is running from" in run.msg
+    assert primary.in_recovery() is False
+
+
+def scratch_dir(cluster, name):
+    """A directory the postgres OS user can reach (pytest's tmp_path is root's, mode 0700)."""
+    path = cluster.cluster_dir / name
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+def test_refuses_another_clusters_directory_unless_forced(cluster, inventory, primary):
+    other = scratch_dir(cluster, "other")
+    os.mkdir(other, 0o700)
+    shutil.chown(other, "postgres", "postgres")
+    subprocess.run(["runuser", "-u", "postgres", "--", str(cluster.bindir / "initdb"), "-D", str(other)],
+                   check=True, capture_output=True)
+    run = clone(cluster, inventory, other, node_id=4, node_name="node4", slot_name="repmgr_slot_4")
+    assert run.failed and "is not empty: it holds a data directory of another cluster" in run.msg
+    assert "set force: true to replace it" in run.msg
+    assert not slot_exists(primary, "repmgr_slot_4")
+
+    forced = clone(cluster, inventory, other, node_id=4, node_name="node4", slot_name="repmgr_slot_4", force=True)
+    assert forced.changed and not forced.failed, forced.output
+    assert (other / "standby.signal").exists()
+    assert primary.sql("SELECT details FROM repmgr.events WHERE event = 'standby_clone' AND node_id = 4")[0][0] \
+        .endswith("--force: Y")
+    primary.sql("SELECT pg_drop_replication_slot('repmgr_slot_4')")
+
+
+def test_failed_backup_leaves_nothing_behind(cluster, inventory, primary):
+    target = scratch_dir(cluster, "broken")
+    run = clone(cluster, inventory, target, node_id=5, node_name="node5", slot_name="repmgr_slot_5",
+                pg_basebackup_options=["--max-rate=1"])
+    assert run.failed and "pg_basebackup failed" in run.msg
+    assert not target.exists(), "the half-made data directory is removed"
+    assert not slot_exists(primary, "repmgr_slot_5"), "the slot made for the clone is dropped again"
+
+
+def test_bad_input_and_running_as_root(cluster, inventory, primary):
+    relative = clone(cluster, inventory, "relative/dir")
+    assert relative.failed and "data_directory must be an absolute path" in relative.msg
+    zero = clone(cluster, inventory, "/tmp/x", node_id=0)
+    assert zero.failed and "node_id must be a positive integer (got 0)" in zero.msg
+    as_root = run_module(inventory, "node3", "pgha.repmgr.repmgr_standby_clone",
+                         dict(login_host=primary.address, login_port=primary.port, login_password=cluster.password,
+                              data_directory="/tmp/pgha-never", node_id=6, node_name="node6"))
+    assert as_root.failed and "must run as the PostgreSQL OS user" in as_root.msg
+
+
+def test_repmgr_database_creates_role_and_database_idempotently(cluster, inventory, primary):
+    args = dict(login_unix_socket=str(primary.socket_dir), login_port=primary.port, user="dba_test",
+                password="Db4-test-pw", database="dba_db")
+    check = run_module(inventory, "node1", "pgha.repmgr.repmgr_database", args, become=True, check=True)
+    assert check.changed and not check.failed, check.output
+    assert primary.sql("SELECT count(*) FROM pg_roles WHERE rolname = 'dba_test'") == [(0,)]
+
+    run = run_module(inventory, "node1", "pgha.repmgr.repmgr_database", args, become=True)
+    assert run.changed and not run.failed, run.output
+    assert "Db4-test-pw" not in run.output
+    assert primary.sql("SELECT rolsuper, rolreplication, rolcanlogin FROM pg_roles WHERE rolname = 'dba_test'") == [
+        (True, True, True)]
+    assert primary.sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'dba_db'") == [("dba_test",)]
+    assert not run_module(inventory, "node1", "pgha.repmgr.repmgr_database", args, become=True).changed
+
+    changed_pw = run_module(inventory, "node1", "pgha.repmgr.repmgr_database", dict(args, password="New-pw-2"),
+                            become=True)
+    assert changed_pw.changed and "New-pw-2" not in changed_pw.output
+    assert "PASSWORD '********'" in " ".join(changed_pw.result["queries"])
