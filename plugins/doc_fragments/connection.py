@@ -14,7 +14,7 @@ options:
     description:
       - Host of the PostgreSQL server the module connects to first (the node it runs for).
       - When neither O(login_host) nor O(login_unix_socket) is set and the module has the node's own
-        O(conninfo), it connects with that conninfo, as repmgr connects with the conninfo of repmgr.conf.
+        C(conninfo) option, it connects with that conninfo, as repmgr connects with the conninfo of repmgr.conf.
     type: str
     default: ''
     aliases: [host]
@@ -30,7 +30,7 @@ options:
   login_password:
     description:
       - Password of O(login_user). Also used for the other nodes' conninfo strings when they carry no
-        password (they never should: repmgr keeps passwords in C(.pgpass) or C(PGPASSFILE), which work too).
+        password (they never should; repmgr keeps passwords in C(.pgpass) or C(PGPASSFILE), which work too).
       - Never shown in any output.
     type: str
     default: ''
@@ -60,7 +60,7 @@ options:
     description: libpq C(sslkey), the client certificate's private key.
     type: path
   connect_params:
-    description: Any other libpq connection parameters, as a dictionary (for example C({keepalives_idle: 5})).
+    description: "Any other libpq connection parameters, as a dictionary (for example C({keepalives_idle: 5}))."
     type: dict
     default: {}
   connect_timeout:

@@ -13,7 +13,8 @@ from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as con
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, PghaError
 
 try:
-    import psycopg  # noqa: F401  (only checked for presence here)
+    # Only checked for presence here.
+    import psycopg  # noqa: F401 pylint: disable=unused-import
     PSYCOPG_IMPORT_ERROR = None
 except ImportError:
     PSYCOPG_IMPORT_ERROR = traceback.format_exc()

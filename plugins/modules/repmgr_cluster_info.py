@@ -16,7 +16,7 @@ description:
     The module fails only when it cannot read the metadata at all.
   - Never changes anything; supports check mode.
 version_added: 0.1.0
-author: pgha.repmgr developers
+author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
 options:
@@ -54,12 +54,14 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 notes:
-  - The node the module connects to must be up and hold the metadata (any node of the cluster does:
-    the metadata replicates). Connect to a standby to read the cluster while the primary is down.
+  - The node the module connects to must be up and hold the metadata (any node of the cluster does,
+    since the metadata replicates). Connect to a standby to read the cluster while the primary is down.
 seealso:
   - name: repmgr cluster show
     description: The command this module mirrors.
@@ -98,27 +100,27 @@ nodes:
   type: list
   elements: dict
   contains:
-    node_id: {description: repmgr node ID, type: int}
-    node_name: {description: Node name, type: str}
-    type: {description: Registered role (primary, standby or witness), type: str}
-    active: {description: The record's active flag, type: bool}
+    node_id: {description: "repmgr node ID", type: int}
+    node_name: {description: "Node name", type: str}
+    type: {description: "Registered role (primary, standby or witness)", type: str}
+    active: {description: "The record's active flag", type: bool}
     status: {description: "Status as repmgr prints it, for example C(* running), C(  running), C(- failed), C(? unreachable)", type: str}
-    upstream: {description: Upstream column as repmgr prints it (with C(? ) or C(! ) prefixes), type: str}
-    upstream_node_id: {description: Registered upstream node ID, type: int}
-    upstream_node_name: {description: Registered upstream node name, type: str}
-    location: {description: Location, type: str}
-    priority: {description: Failover priority (0 = never promoted), type: int}
-    timeline: {description: Timeline of the last checkpoint, null when unreachable, type: int}
-    reachable: {description: Whether a session could be opened, type: bool}
+    upstream: {description: "Upstream column as repmgr prints it (with C(? ) or C(! ) prefixes)", type: str}
+    upstream_node_id: {description: "Registered upstream node ID", type: int}
+    upstream_node_name: {description: "Registered upstream node name", type: str}
+    location: {description: "Location", type: str}
+    priority: {description: "Failover priority (0 = never promoted)", type: int}
+    timeline: {description: "Timeline of the last checkpoint, null when unreachable", type: int}
+    reachable: {description: "Whether a session could be opened", type: bool}
     reachability: {description: "C(connected), C(rejected) (server answered but refused) or C(down)", type: str}
-    in_recovery: {description: pg_is_in_recovery() on the node, null when unknown, type: bool}
-    received_lsn: {description: Last WAL received (standbys), type: str}
-    replayed_lsn: {description: Last WAL replayed (standbys), type: str}
-    current_lsn: {description: Current WAL write location (primaries), type: str}
+    in_recovery: {description: "pg_is_in_recovery() on the node, null when unknown", type: bool}
+    received_lsn: {description: "Last WAL received (standbys)", type: str}
+    replayed_lsn: {description: "Last WAL replayed (standbys)", type: str}
+    current_lsn: {description: "Current WAL write location (primaries)", type: str}
     attached: {description: "Standby attachment to its upstream: C(attached), C(detached), C(unknown) or a walsender state", type: str}
-    slot_name: {description: Replication slot name of the record, type: str}
-    conninfo: {description: The node's conninfo, any password masked, type: str}
-    error: {description: Connection error when not reachable (passwords masked), type: str}
+    slot_name: {description: "Replication slot name of the record", type: str}
+    conninfo: {description: "The node's conninfo, any password masked", type: str}
+    error: {description: "Connection error when not reachable (passwords masked)", type: str}
 table:
   description: The lines C(repmgr cluster show) prints, same columns and layout.
   returned: always

@@ -12,14 +12,23 @@ description:
   - repmgr's documented first step (C(createuser -s repmgr), C(createdb repmgr -O repmgr)) as an idempotent module.
   - The role gets LOGIN and REPLICATION, and SUPERUSER unless O(superuser=false). The database is owned by it.
   - The password is hashed (SCRAM-SHA-256) on the managed host before it is sent, so it never reaches the
-    server's logs. A second run with the same password changes nothing: the stored verifier is checked.
-  - Connects as a superuser, by default C(postgres) through the local Unix socket (run it with
-    C(become_user: postgres) for peer authentication).
+    server's logs. A second run with the same password changes nothing (the stored verifier is checked).
+  - "Connects as a superuser, by default C(postgres) through the local Unix socket (run it with
+    C(become_user: postgres) for peer authentication)."
 version_added: 0.1.0
-author: pgha.repmgr developers
+author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
 options:
+  login_user:
+    description: Superuser to connect as.
+    type: str
+    default: postgres
+  login_db:
+    description: Database to connect to.
+    type: str
+    default: postgres
+    aliases: [db]
   user:
     description: Name of the repmgr role.
     type: str
@@ -42,8 +51,10 @@ options:
     default: repmgr
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 notes:
   - The connection options default to O(login_user=postgres) and O(login_db=postgres) here, unlike the other modules.

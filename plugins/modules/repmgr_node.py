@@ -28,7 +28,7 @@ description:
     changing its type (for example standby to primary) needs O(force).
   - All metadata writes of one run happen in one transaction on the primary, after every check passed.
 version_added: 0.1.0
-author: pgha.repmgr developers
+author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
 options:
@@ -120,14 +120,17 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 notes:
   - Run it against the node being registered (connect to it), as repmgr is run on the node.
 seealso:
   - module: pgha.repmgr.repmgr_cluster_info
   - name: repmgr primary register
+    description: The repmgr command this module mirrors for primaries (standby and witness register likewise).
     link: https://www.repmgr.org/docs/current/repmgr-primary-register.html
 """
 

@@ -20,9 +20,9 @@ description:
   - A non-empty data directory is refused unless O(force); a directory a server is running from is always refused.
   - If C(pg_basebackup) fails, the directory's content and a slot the module created are removed again.
   - Writes the C(standby_clone) event with repmgr's text on the upstream when it is the primary and holds the metadata.
-  - Must run as the PostgreSQL OS user (C(become_user: postgres)).
+  - "Must run as the PostgreSQL OS user (C(become_user: postgres))."
 version_added: 0.1.0
-author: pgha.repmgr developers
+author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
 options:
@@ -70,8 +70,10 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 """
 
@@ -157,7 +159,7 @@ def upstream_conninfo_from(params):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     require_psycopg(module)
-    params = dict(module.params, _which=lambda name: module.get_bin_path(name))
+    params = dict(module.params, _which=module.get_bin_path)
 
     def body():
         clone.validate(params)

@@ -90,7 +90,8 @@ def run_module(inventory, host, module, args=None, *, check=False, diff=False, b
         argv += ["--become", "--become-user", "postgres"]
     environment = _environment({"ANSIBLE_STDOUT_CALLBACK": "minimal", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
                                 **(env or {})})
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=environment, cwd=ROOT)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=environment, cwd=ROOT,
+                          check=False)
     match = _ADHOC_HEAD.search(proc.stdout)
     if not match:
         raise AssertionError("no result line from ansible (rc %s)\nstdout:\n%s\nstderr:\n%s"
@@ -111,7 +112,8 @@ def run_playbook(playbook, inventory, extra_vars=None, *, check=False, diff=Fals
         argv.append("--diff")
     if limit:
         argv += ["--limit", limit]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=_environment(env), cwd=ROOT)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=_environment(env), cwd=ROOT,
+                          check=False)
     recap = {}
     tail = proc.stdout.rsplit("PLAY RECAP", 1)[-1] if "PLAY RECAP" in proc.stdout else ""
     for line in _RECAP_LINE.finditer(tail):

@@ -567,7 +567,7 @@ def test_no_events():
 def test_widths_are_counted_in_bytes_like_strlen():
     """repmgr pads with printf("%-*s"), which counts bytes: a UTF-8 name widens its column."""
     events = [dict(node_id=1, node_name="nöde1", event="x", successful=True, timestamp="t", details="d")]
-    header, dashes, row, _ = status.format_event_table(events)
+    header, dashes, row, _blank = status.format_event_table(events)
     assert header.startswith(" Node ID | Name   | ")  # 'nöde1' is 6 bytes
     assert row.startswith(" 1       | nöde1 | ")
 
