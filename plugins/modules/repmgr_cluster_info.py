@@ -121,6 +121,12 @@ nodes:
     slot_name: {description: "Replication slot name of the record", type: str}
     conninfo: {description: "The node's conninfo, any password masked", type: str}
     error: {description: "Connection error when not reachable (passwords masked)", type: str}
+cluster_show:
+  description:
+    - What C(repmgr cluster show) prints (the table, then the warnings block), as one text.
+    - Ansible's YAML result format shows it as the familiar table in the ad-hoc output.
+  returned: always
+  type: str
 table:
   description: The lines C(repmgr cluster show) prints, same columns and layout.
   returned: always
@@ -140,6 +146,10 @@ events:
   returned: when events were asked for
   type: list
   elements: dict
+cluster_event:
+  description: What C(repmgr cluster event) prints, as one text.
+  returned: when events were asked for
+  type: str
 event_table:
   description: The lines C(repmgr cluster event) prints.
   returned: when events were asked for
@@ -210,6 +220,7 @@ def main():
             result = dict(
                 changed=False,
                 nodes=cluster.node_summaries(view),
+                cluster_show="\n".join(status.format_show(view.show, compact=params["compact"])).rstrip("\n"),
                 table=status.format_show_table(view.show.rows, compact=params["compact"]),
                 warnings_detected=list(view.show.warnings),
                 exit_code=view.show.exit_code,
@@ -220,6 +231,7 @@ def main():
                                               event=params["event"], limit=limit)
                 result["events"] = events
                 result["event_table"] = status.format_event_table(events)
+                result["cluster_event"] = "\n".join(result["event_table"]).rstrip("\n")
         if compiled_query is not None:
             result["query_result"] = compiled_query.search(result)
         return result

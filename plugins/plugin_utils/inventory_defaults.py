@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection defaults from the inventory, for the modules' action plugins.
+
+`ansible node2 -m pgha.repmgr.repmgr_cluster_info` should need no arguments when the inventory
+describes the cluster (the pgha_* variables the roles use): the node's address, port, repmgr
+user, database and password fill the login_* options the task leaves out. Options given in
+the task always win.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+# module option -> inventory variable
+INVENTORY_DEFAULTS = (
+    ("login_host", "pgha_listen_address"),
+    ("login_port", "pgha_port"),
+    ("login_user", "pgha_repmgr_user"),
+    ("login_db", "pgha_repmgr_database"),
+    ("login_password", "pgha_repmgr_password"),
+)
+
+# Options that mean "connect somewhere else": then none of the inventory's login_* apply.
+EXPLICIT_TARGET = ("login_host", "login_unix_socket")
+
+
+def fill_from_inventory(args, task_vars, templar=None):
+    """Return args with the missing login_* options taken from the host's pgha_* variables."""
+    filled = dict(args)
+    if any(filled.get(option) for option in EXPLICIT_TARGET):
+        # A target given explicitly: only the password may still come from the inventory.
+        mapping = [pair for pair in INVENTORY_DEFAULTS if pair[0] == "login_password"]
+    else:
+        mapping = INVENTORY_DEFAULTS
+    for option, variable in mapping:
+        if option in filled or variable not in task_vars:
+            continue
+        value = task_vars[variable]
+        if templar is not None:
+            value = templar.template(value)
+        if value not in (None, ""):
+            filled[option] = value
+    return filled
+
+
+class InventoryDefaultsAction(ActionBase):
+    """Run the module of the same name with login_* defaults from the inventory."""
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        args = fill_from_inventory(self._task.args, task_vars, self._templar)
+        result.update(self._execute_module(module_name=self._task.resolved_action or self._task.action,
+                                           module_args=args, task_vars=task_vars))
+        return result
