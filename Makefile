@@ -28,7 +28,7 @@ stage = @printf '\n==== %s ====\n' '$(1)'
 
 help:
 	@echo 'make demo         the repmgrd demonstration on a 3-node loopback cluster (scripts/demo.sh)'
-	@echo 'make test         everything CI runs: unit, sanity, integration, molecule'
+	@echo 'make test         everything CI runs: unit, lint, sanity, integration, molecule'
 	@echo 'make unit         pytest tests/unit                 (PYTEST_ARGS=... to pass options)'
 	@echo 'make sanity       ansible-test sanity, all tests    (SANITY_ARGS="--test pylint" for one)'
 	@echo 'make integration  pytest tests/integration (real PostgreSQL servers on 127.0.0.11-13)'
@@ -42,8 +42,8 @@ help:
 bootstrap:
 	@$(ROOT)/scripts/bootstrap.sh
 
-test: bootstrap unit sanity integration molecule
-	@printf '\n==== make test: unit, sanity, integration and molecule passed ====\n'
+test: bootstrap unit lint sanity integration molecule
+	@printf '\n==== make test: unit, lint, sanity, integration and molecule passed ====\n'
 
 unit: bootstrap
 	$(call stage,unit tests: pytest tests/unit)
