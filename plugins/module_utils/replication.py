@@ -147,3 +147,82 @@ def quote_setting(value):
 def standby_settings_sql(name, value):
     """ALTER SYSTEM SET <name> = <value> with a bound-literal value and a quoted identifier."""
     return sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+
+
+# --- replication-protocol facts (IDENTIFY_SYSTEM, TIMELINE_HISTORY) -------------------------
+# They need a replication connection (replication=database) and the simple query protocol,
+# hence libpq's PQexec through psycopg's pgconn.
+
+def _replication_command(conn, command):
+    result = conn.pgconn.exec_(command.encode("ascii"))
+    if result.status != 2:  # PGRES_TUPLES_OK
+        message = (result.error_message or b"").decode("utf-8", "replace").strip()
+        raise PreconditionFailed("%s failed on the replication connection: %s" % (command.split()[0], message))
+    return [[result.get_value(row, col) for col in range(result.nfields)] for row in range(result.ntuples)]
+
+
+def identify_system(conn):
+    """(system_identifier, timeline, xlogpos) of a server, from a replication connection.
+
+    Unlike pg_control_checkpoint(), the timeline is current right after a promotion.
+    """
+    from ansible_collections.pgha.repmgr.plugins.module_utils.timeline import WalPosition
+
+    row = _replication_command(conn, "IDENTIFY_SYSTEM")[0]
+    return WalPosition(system_identifier=int(row[0]), timeline=int(row[1]), lsn=lsn_from_text(row[2].decode()))
+
+
+def timeline_history(conn, timeline):
+    """Content of the history file of `timeline` ('' for timeline 1, which has none)."""
+    if timeline <= 1:
+        return ""
+    rows = _replication_command(conn, "TIMELINE_HISTORY %d" % int(timeline))
+    return rows[0][1].decode("utf-8") if rows else ""
+
+
+# --- standby configuration of a running server -----------------------------------------------
+
+PROMOTE = "SELECT pg_catalog.pg_promote(wait := FALSE)"
+CAN_EXECUTE_PROMOTE = "SELECT pg_catalog.has_function_privilege(CURRENT_USER, 'pg_catalog.pg_promote(boolean, integer)', 'EXECUTE')"
+RELOAD = "SELECT pg_catalog.pg_reload_conf()"
+CURRENT_SETTING = "SELECT pg_catalog.current_setting(%s, true)"
+CHECKPOINT = "CHECKPOINT"
+
+
+def setting(conn, name):
+    with conn.cursor() as cur:
+        cur.execute(CURRENT_SETTING, (name,))
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def set_standby_settings(conn, settings):
+    """ALTER SYSTEM SET each setting (None: RESET), then reload. Returns the statements run.
+
+    primary_conninfo and primary_slot_name are reloadable from PostgreSQL 13 on: the WAL
+    receiver restarts with the new values, no server restart.
+    """
+    done = []
+    for name, value in settings.items():
+        if value is None:
+            statement = sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name))
+        else:
+            statement = standby_settings_sql(name, value)
+        conn.execute(statement)
+        done.append("ALTER SYSTEM %s %s" % ("RESET" if value is None else "SET", name))
+    conn.execute(RELOAD)
+    done.append(RELOAD)
+    return done
+
+
+def can_call_pg_promote(conn):
+    with conn.cursor() as cur:
+        cur.execute(CAN_EXECUTE_PROMOTE)
+        return bool(cur.fetchone()[0])
+
+
+def request_promotion(conn):
+    """pg_promote(wait := false): the server leaves recovery on its own; we poll for it."""
+    with conn.cursor() as cur:
+        cur.execute(PROMOTE)
+        return bool(cur.fetchone()[0])

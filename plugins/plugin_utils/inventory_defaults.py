@@ -26,10 +26,19 @@ INVENTORY_DEFAULTS = (
 EXPLICIT_TARGET = ("login_host", "login_unix_socket")
 
 
-def fill_from_inventory(args, task_vars, templar=None):
-    """Return args with the missing login_* options taken from the host's pgha_* variables."""
+def fill_from_inventory(args, task_vars, templar=None, node_defaults=(), login_target=True):
+    """Return args with the missing login_* options taken from the host's pgha_* variables.
+
+    `node_defaults`: more (option, variable) pairs of the node itself (node_id, data_directory
+    ...), for modules that act on the node they run for; they apply whatever the login target.
+    """
     filled = dict(args)
-    if any(filled.get(option) for option in EXPLICIT_TARGET):
+    for option, variable in node_defaults:
+        if option not in filled and variable in task_vars:
+            value = templar.template(task_vars[variable]) if templar is not None else task_vars[variable]
+            if value not in (None, ""):
+                filled[option] = value
+    if not login_target or any(filled.get(option) for option in EXPLICIT_TARGET):
         # A target given explicitly: only the password may still come from the inventory.
         mapping = [pair for pair in INVENTORY_DEFAULTS if pair[0] == "login_password"]
     else:
@@ -48,10 +57,14 @@ def fill_from_inventory(args, task_vars, templar=None):
 class InventoryDefaultsAction(ActionBase):
     """Run the module of the same name with login_* defaults from the inventory."""
 
+    NODE_DEFAULTS = ()
+    # False for modules whose node is not the login target (rejoin: the node is stopped).
+    LOGIN_TARGET = True
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        args = fill_from_inventory(self._task.args, task_vars, self._templar)
+        args = fill_from_inventory(self._task.args, task_vars, self._templar, self.NODE_DEFAULTS, self.LOGIN_TARGET)
         result.update(self._execute_module(module_name=self._task.resolved_action or self._task.action,
                                            module_args=args, task_vars=task_vars))
         return result

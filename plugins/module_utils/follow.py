@@ -1,0 +1,378 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""repmgr standby follow and node rejoin: one implementation of "make this node stream from X".
+
+follow: a running standby is pointed at a new upstream (ALTER SYSTEM + reload, PostgreSQL 13+).
+rejoin: a stopped node (a former primary, or a diverged standby) is rewound with pg_rewind when
+needed, configured as a standby of the primary and started.
+
+Both: the attach check first (timeline.check_can_follow), then the slot on the new upstream,
+the standby settings, the wait until the node streams (fast polling, a real failure when it
+does not: repmgr reports success even then), then the metadata and the event on the primary in
+one transaction. The old slot on the previous upstream is dropped when it is inactive.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, datadir, metadata, probe
+from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
+from ansible_collections.pgha.repmgr.plugins.module_utils import replication, status, timeline
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
+    CommandFailed,
+    InvalidOption,
+    PreconditionFailed,
+    Timeout,
+)
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, lsn_from_text
+
+STANDBY_FOLLOW_OK = 'standby attached to upstream node "%s" (ID: %d)'
+STANDBY_FOLLOW_TIMEOUT = 'standby did not attach to upstream node "%s" (ID: %d) after %d seconds'
+NODE_REJOIN_OK = "node %d is now attached to node %d"
+POLL_INTERVAL = 0.1
+# Files that live in the data directory on initdb layouts and must survive pg_rewind, which
+# copies the source's: the node's own settings (listen address, ...) and access rules.
+DEFAULT_PRESERVED_FILES = ("postgresql.conf", "pg_hba.conf", "pg_ident.conf", "pgha.conf")
+CLEAN_SHUTDOWN_STATES = ("shut down", "shut down in recovery")
+
+
+def describe(record):
+    return '"%s" (ID: %d)' % (record.node_name, record.node_id)
+
+
+@dataclass
+class FollowResult:
+    changed: bool
+    node_id: int
+    upstream_node_id: Optional[int] = None
+    upstream_node_name: Optional[str] = None
+    reason: str = ""
+    rewound: bool = False
+    attach_seconds: Optional[float] = None
+    old_slot_dropped: Optional[str] = None
+    events: list = field(default_factory=list)
+
+    def as_dict(self):
+        return dict(changed=self.changed, node_id=self.node_id, upstream_node_id=self.upstream_node_id,
+                    upstream_node_name=self.upstream_node_name, reason=self.reason, rewound=self.rewound,
+                    attach_seconds=self.attach_seconds, old_slot_dropped=self.old_slot_dropped, events=self.events)
+
+
+def validate(params):
+    if params.get("node_id") is None or params["node_id"] < 1:
+        raise InvalidOption("node_id", "must be a positive integer (got %s)" % params.get("node_id"))
+    upstream = params.get("upstream_node_id")
+    if upstream is not None and upstream < 1:
+        raise InvalidOption("upstream_node_id", "must be a positive integer (got %s)" % upstream)
+    if upstream is not None and upstream == params["node_id"]:
+        raise InvalidOption("upstream_node_id", "must not be the node itself (%d): a node cannot follow itself"
+                            % upstream)
+    if params.get("wait_timeout", 1) < 1:
+        raise InvalidOption("wait_timeout", "must be at least 1 second (got %s)" % params["wait_timeout"])
+
+
+def choose_target(records, me, primary_id, upstream_node_id=None, upstream_node_name=None):
+    """The record to follow: the one asked for, else the current primary (pure)."""
+    if upstream_node_id is None and upstream_node_name is None:
+        target = next((r for r in records if r.node_id == primary_id), None)
+        if target is None:
+            raise PreconditionFailed("no current primary record to follow (primary node ID %s)" % primary_id)
+    else:
+        target = next((r for r in records if (upstream_node_id is not None and r.node_id == upstream_node_id)
+                       or (upstream_node_id is None and r.node_name == upstream_node_name)), None)
+        if target is None:
+            option = "upstream_node_id" if upstream_node_id is not None else "upstream_node_name"
+            value = upstream_node_id if upstream_node_id is not None else '"%s"' % upstream_node_name
+            raise InvalidOption(option, "names node %s, which is not registered (known: %s)"
+                                % (value, ", ".join(describe(r) for r in records)))
+    if target.node_id == me.node_id:
+        raise InvalidOption("upstream_node_name", "names the node itself (%s): a node cannot follow itself"
+                            % me.node_name)
+    if target.type == NodeType.WITNESS.value:
+        raise InvalidOption("upstream_node_id", "names witness %s: a witness cannot be an upstream" % describe(target))
+    return target
+
+
+def standby_conninfo(target, me, passfile=None):
+    return conninfo_util.replication_conninfo(target.conninfo, me.node_name, user=me.repluser or None,
+                                              passfile=passfile)
+
+
+def passfile_of(primary_conninfo_value):
+    """The passfile of a node's current primary_conninfo, kept when it follows elsewhere."""
+    if not primary_conninfo_value:
+        return None
+    try:
+        return conninfo_util.parse(primary_conninfo_value).get("passfile")
+    except InvalidOption:
+        return None
+
+
+def replication_session(conninfo, ctx):
+    return connection.connect(conninfo_util.build(connection.node_conninfo(conninfo, ctx.password),
+                                                  replication="database"),
+                              connect_timeout=ctx.timeout, secrets=ctx.secrets)
+
+
+def target_position(target, ctx, local_timeline):
+    """(WalPosition, history) of the follow target, over a replication connection."""
+    with replication_session(target.conninfo, ctx) as repl:
+        position = replication.identify_system(repl)
+        history = timeline.parse_history(replication.timeline_history(repl, position.timeline)) \
+            if position.timeline > local_timeline else []
+    return position, history
+
+
+def attached_to(target, node_name, ctx):
+    """status.attachment() of `node_name` on `target`, as 'attached' / 'detached' / ..."""
+    seen = probe.probe_nodes([target], ctx.password, ctx.timeout, ctx.secrets)[target.node_id]
+    found, state = status.attachment(seen, node_name)
+    return state if found is status.Attachment.NOT_ATTACHED else found.value
+
+
+def wait_attached(target, node_name, timeout, ctx):
+    """Seconds until `node_name` streams from `target`; None when it did not within `timeout`."""
+    started = time.monotonic()
+    while True:
+        if attached_to(target, node_name, ctx) == "attached":
+            return round(time.monotonic() - started, 3)
+        if time.monotonic() - started >= timeout:
+            return None
+        time.sleep(POLL_INTERVAL)
+
+
+def drop_old_slot(me, previous, target, ctx):
+    """Drop the node's slot on its previous upstream when that is another, reachable node."""
+    if not me.slot_name or previous is None or previous.node_id == target.node_id:
+        return None
+    try:
+        with connection.connect(connection.node_conninfo(previous.conninfo, ctx.password),
+                                connect_timeout=ctx.timeout, secrets=ctx.secrets) as conn:
+            return me.slot_name if replication.drop_slot_if_inactive(conn, me.slot_name) else None
+    except Exception:  # pylint: disable=broad-except
+        return None  # a down former upstream keeps its slot; nothing to do about it now
+
+
+def record_follow(primary_conn, me, target, event, details, successful, ctx):
+    """Metadata and event on the primary, one transaction (the event alone when it failed)."""
+    with primary_conn.transaction():
+        with primary_conn.cursor() as cur:
+            if successful:
+                metadata.set_standby(cur, me.node_id, target.node_id)
+            metadata.write_event(cur, me.node_id, event, successful, details)
+    ctx.log.add(metadata.SET_STANDBY, metadata.INSERT_EVENT)
+
+
+# --------------------------------------------------------------------------------------------
+# follow (a running standby)
+
+def follow(params, local_conn, ctx, local_conninfo):
+    validate(params)
+    facts = replication.server_facts(local_conn)
+    metadata.require_metadata(local_conn, where="the node to follow")
+    if not facts["in_recovery"]:
+        raise PreconditionFailed("node ID %d is not in recovery: a primary cannot follow another node; rejoin it as a "
+                                 "standby (pgha.repmgr.repmgr_rejoin, playbook pgha.repmgr.rejoin)" % params["node_id"])
+    primary_id, primary_conn = cluster.connect_primary(metadata.primary_candidates(local_conn), ctx.password,
+                                                       ctx.timeout, ctx.secrets)
+    with primary_conn:
+        records = metadata.read_nodes(primary_conn)
+        me = next((r for r in records if r.node_id == params["node_id"]), None)
+        if me is None:
+            raise PreconditionFailed("node_id %d is not registered: register it first" % params["node_id"])
+        target = choose_target(records, me, primary_id, params.get("upstream_node_id"),
+                               params.get("upstream_node_name"))
+        previous = next((r for r in records if r.node_id == me.upstream_node_id), None)
+        result = FollowResult(changed=False, node_id=me.node_id, upstream_node_id=target.node_id,
+                              upstream_node_name=target.node_name)
+        current_conninfo = replication.setting(local_conn, "primary_conninfo")
+        desired_conninfo = standby_conninfo(target, me, params.get("passfile") or passfile_of(current_conninfo))
+        if (attached_to(target, me.node_name, ctx) == "attached" and me.upstream_node_id == target.node_id
+                and me.type == NodeType.STANDBY.value and me.active):
+            result.reason = "node %s already streams from %s" % (describe(me), describe(target))
+            return result
+
+        local_position = timeline.WalPosition(
+            system_identifier=facts["system_identifier"],
+            timeline=local_timeline(local_conninfo, ctx, facts),
+            lsn=max(x for x in (facts["received_lsn"], facts["replayed_lsn"], 0) if x is not None))
+        target_pos, history = target_position(target, ctx, local_position.timeline)
+        timeline.check_can_follow(me.node_name, local_position, target.node_name, target_pos, history)
+
+        result.changed = True
+        result.reason = "node %s follows %s" % (describe(me), describe(target))
+        details = STANDBY_FOLLOW_OK % (target.node_name, target.node_id)
+        result.events = [dict(node_id=me.node_id, event="standby_follow", details=details)]
+        if ctx.check_mode:
+            return result
+        if facts["server_version_num"] < 130000:
+            raise PreconditionFailed("PostgreSQL %d cannot change primary_conninfo without a restart; follow needs "
+                                     "PostgreSQL 13 or later" % (facts["server_version_num"] // 10000))
+
+        if me.slot_name:
+            with connection.connect(connection.node_conninfo(target.conninfo, ctx.password),
+                                    connect_timeout=ctx.timeout, secrets=ctx.secrets) as target_conn:
+                replication.ensure_slot(target_conn, me.slot_name)
+            ctx.log.add(replication.CREATE_SLOT)
+        ctx.log.add(*replication.set_standby_settings(local_conn, {"primary_conninfo": desired_conninfo,
+                                                                   "primary_slot_name": me.slot_name}))
+        result.attach_seconds = wait_attached(target, me.node_name, params["wait_timeout"], ctx)
+        if result.attach_seconds is None:
+            failure = STANDBY_FOLLOW_TIMEOUT % (target.node_name, target.node_id, params["wait_timeout"])
+            record_follow(primary_conn, me, target, "standby_follow", failure, False, ctx)
+            raise Timeout("%s; its configuration now points at %s: check the node's log (pg_stat_wal_receiver)"
+                          % (failure, describe(target)))
+        result.old_slot_dropped = drop_old_slot(me, previous, target, ctx)
+        record_follow(primary_conn, me, target, "standby_follow", details, True, ctx)
+    return result
+
+
+def local_timeline(local_conninfo, ctx, facts):
+    """The timeline a running standby is on now: IDENTIFY_SYSTEM over a replication session to it.
+
+    pg_control_checkpoint()'s timeline lags after a timeline switch until the next restartpoint.
+    """
+    try:
+        with connection.connect(conninfo_util.build(local_conninfo, replication="database"),
+                                connect_timeout=ctx.timeout, secrets=ctx.secrets) as repl:
+            return replication.identify_system(repl).timeline
+    except Exception:  # pylint: disable=broad-except
+        return facts["timeline"]
+
+
+# --------------------------------------------------------------------------------------------
+# rejoin (a stopped node)
+
+def controldata_position(data):
+    """WalPosition of a stopped data directory from pg_controldata (the furthest LSN it knows of)."""
+    lsns = [lsn_from_text(data.get(key)) for key in ("Latest checkpoint location", "Minimum recovery ending location")
+            if data.get(key) and data.get(key) != "0/0"]
+    return timeline.WalPosition(
+        system_identifier=int(data["Database system identifier"]),
+        timeline=int(data.get("Latest checkpoint's TimeLineID") or data.get("Min recovery ending loc's timeline")),
+        lsn=max(lsns) if lsns else 0)
+
+
+def rejoin(params, login_conn, ctx, run_command):
+    """Bring the stopped node of `data_directory` back as a standby of the current primary."""
+    validate(params)
+    datadir.require_not_root()
+    path = params["data_directory"]
+    if not path or not os.path.isabs(path):
+        raise InvalidOption("data_directory", "must be an absolute path (got %r)" % (path,))
+    candidates = []
+    if params.get("primary_conninfo"):
+        candidates.append((None, params["primary_conninfo"]))
+    if login_conn is not None:
+        candidates.extend(metadata.primary_candidates(login_conn))
+    primary_id, primary_conn = cluster.connect_primary(candidates, ctx.password, ctx.timeout, ctx.secrets)
+    with primary_conn:
+        primary_facts = replication.server_facts(primary_conn)
+        bindir = datadir.bindir_for(primary_facts["server_version_num"] // 10000, params.get("pg_bindir"))
+        records = metadata.read_nodes(primary_conn)
+        if primary_id is None:
+            primary_id = next((r.node_id for r in records if r.type == NodeType.PRIMARY.value and r.active), None)
+        me = next((r for r in records if r.node_id == params["node_id"]), None)
+        if me is None:
+            raise PreconditionFailed("node_id %d is not registered: register it first" % params["node_id"])
+        primary = choose_target(records, me, primary_id)
+        result = FollowResult(changed=False, node_id=me.node_id, upstream_node_id=primary.node_id,
+                              upstream_node_name=primary.node_name)
+
+        state = datadir.inspect(path, bindir, run_command)
+        if not state.is_pgdata:
+            raise PreconditionFailed("%s is not a PostgreSQL data directory: clone the node instead "
+                                     "(pgha.repmgr.repmgr_standby_clone)" % path)
+        pid = datadir.running_pid(state)
+        if pid:
+            if (attached_to(primary, me.node_name, ctx) == "attached" and me.type == NodeType.STANDBY.value
+                    and me.upstream_node_id == primary.node_id and me.active):
+                result.reason = "node %s already streams from the primary %s" % (describe(me), describe(primary))
+                return result
+            raise PreconditionFailed("node %s is running (PID %s): stop it before a rejoin, or use repmgr_follow "
+                                     "for a running standby" % (describe(me), pid))
+        data = datadir.controldata(bindir, path, run_command)
+        clean = data.get("Database cluster state") in CLEAN_SHUTDOWN_STATES
+        if not params["rewind"]:
+            if not clean:
+                raise PreconditionFailed("node %s was not shut down cleanly (state: %s): where its WAL ends is not "
+                                         "known; rejoin it with rewind: true"
+                                         % (describe(me), data.get("Database cluster state")))
+            local_position = controldata_position(data)
+            target_pos, history = target_position(primary, ctx, local_position.timeline)
+            timeline.check_can_follow(me.node_name, local_position, primary.node_name, target_pos, history)
+
+        result.changed = True
+        details = NODE_REJOIN_OK % (me.node_id, primary.node_id)
+        result.events = [dict(node_id=me.node_id, event="node_rejoin", details=details)]
+        result.reason = "node %s rejoins as a standby of %s" % (describe(me), describe(primary))
+        if ctx.check_mode:
+            return result
+
+        environ = {"PGPASSWORD": ctx.password} if ctx.password else {}
+        if params["rewind"]:
+            result.rewound = rewind(bindir, path, primary, params, environ, run_command)
+        settings = dict(primary_conninfo=standby_conninfo(primary, me, params.get("passfile")),
+                        primary_slot_name=me.slot_name)
+        datadir.write_standby_config(path, settings)
+        if me.slot_name:
+            replication.ensure_slot(primary_conn, me.slot_name)
+            ctx.log.add(replication.CREATE_SLOT)
+        start_server(bindir, path, params, run_command)
+        result.attach_seconds = wait_attached(primary, me.node_name, params["wait_timeout"], ctx)
+        if result.attach_seconds is None:
+            failure = ("node %d did not attach to node %d within %d seconds"
+                       % (me.node_id, primary.node_id, params["wait_timeout"]))
+            record_follow(primary_conn, me, primary, "node_rejoin", failure, False, ctx)
+            raise Timeout("%s: it was started as a standby of %s; check its log (a diverged timeline needs "
+                          "rewind: true)" % (failure, describe(primary)))
+        previous = next((r for r in records if r.node_id == me.upstream_node_id), None)
+        result.old_slot_dropped = drop_old_slot(me, previous, primary, ctx)
+        record_follow(primary_conn, me, primary, "node_rejoin", details, True, ctx)
+    return result
+
+
+def rewind(bindir, path, primary, params, environ, run_command):
+    """pg_rewind from the primary, keeping the node's own configuration files. True if it rewound."""
+    preserved = params.get("preserve_files") or list(DEFAULT_PRESERVED_FILES)
+    keep = tempfile.mkdtemp(prefix="pgha-rejoin-")
+    try:
+        for name in preserved:
+            if os.path.isfile(os.path.join(path, name)):
+                shutil.copy2(os.path.join(path, name), os.path.join(keep, name))
+        source = conninfo_util.build(primary.conninfo, application_name="pgha-repmgr-rewind")
+        argv = [os.path.join(bindir, "pg_rewind"), "--target-pgdata=%s" % path, "--source-server=%s" % source]
+        rc, out, err = run_command(argv, environ_update=environ)
+        if rc != 0:
+            raise CommandFailed("pg_rewind failed (rc %s): %s" % (rc, (err or out).strip()), rc=rc, stdout=out,
+                                stderr=err)
+        for name in os.listdir(keep):
+            shutil.copy2(os.path.join(keep, name), os.path.join(path, name))
+    finally:
+        shutil.rmtree(keep, ignore_errors=True)
+    # Slots copied from the primary are not this node's (repmgr empties pg_replslot too).
+    slots = os.path.join(path, "pg_replslot")
+    if os.path.isdir(slots):
+        for entry in os.listdir(slots):
+            shutil.rmtree(os.path.join(slots, entry), ignore_errors=True)
+    return "no rewind required" not in (out + err)
+
+
+def start_server(bindir, path, params, run_command):
+    if params.get("start_command"):
+        argv = list(params["start_command"])
+    else:
+        argv = [os.path.join(bindir, "pg_ctl"), "start", "-D", path, "-w", "-t", str(params.get("start_timeout", 60))]
+        if params.get("log_file"):
+            argv += ["-l", params["log_file"]]
+    rc, out, err = run_command(argv)
+    if rc != 0:
+        raise CommandFailed("starting the node failed (rc %s): %s" % (rc, (err or out).strip()), rc=rc, stdout=out,
+                            stderr=err, cmd=argv)

@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""repmgr standby promote: checks, pg_promote(), wait, then the metadata in one transaction."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import datadir, metadata, probe, replication
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PreconditionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, lsn_to_text
+
+STANDBY_PROMOTE = 'server "%s" (ID: %d) was successfully promoted to primary'
+POLL_INTERVAL = 0.1  # repmgr polls once a second; a promotion usually takes a few hundred ms
+
+
+def describe(record):
+    return '"%s" (ID: %d)' % (record.node_name, record.node_id)
+
+
+def plan_promote(record, facts, running_primaries, force):
+    """'promote', or None when the node already is the registered, running primary (pure)."""
+    if not facts["in_recovery"]:
+        if record.type == NodeType.PRIMARY.value and record.active:
+            return None
+        raise PreconditionFailed(
+            "node %s is not in recovery but is registered as %s %s: it is a primary the metadata does not know; "
+            "register it with repmgr_node (role: primary, force: true) if that is intended"
+            % (describe(record), "an active" if record.active else "an inactive", record.type)
+        )
+    others = [r for r in running_primaries if r.node_id != record.node_id]
+    if others and not force:
+        raise PreconditionFailed(
+            "this replication cluster already has an active primary: %s is running as a primary; "
+            "promoting node %s would make two (set force: true only if that primary is fenced)"
+            % (", ".join(describe(r) for r in others), describe(record))
+        )
+    received, replayed = facts.get("received_lsn"), facts.get("replayed_lsn")
+    if facts.get("wal_replay_paused") and received is not None and replayed is not None and replayed < received:
+        raise PreconditionFailed(
+            "WAL replay is paused on node %s with WAL pending (received %s, replayed %s): promoting now would lose "
+            "that WAL; resume replay with SELECT pg_wal_replay_resume() first"
+            % (describe(record), lsn_to_text(received), lsn_to_text(replayed))
+        )
+    return "promote"
+
+
+def validate(params):
+    if params["node_id"] is None or params["node_id"] < 1:
+        raise InvalidOption("node_id", "must be a positive integer (got %s)" % params["node_id"])
+    if params["promote_check_timeout"] < 1:
+        raise InvalidOption("promote_check_timeout", "must be at least 1 second (got %s)"
+                            % params["promote_check_timeout"])
+
+
+def promote(params, conn, ctx, run_command=None):
+    """Promote the standby `conn` is connected to. Returns a result dict for the module."""
+    validate(params)
+    facts = replication.server_facts(conn)
+    metadata.require_metadata(conn, where="the node to promote")
+    records = metadata.read_nodes(conn)
+    record = next((r for r in records if r.node_id == params["node_id"]), None)
+    if record is None:
+        raise PreconditionFailed("node_id %d has no record in the repmgr metadata (known: %s): register it first"
+                                 % (params["node_id"], ", ".join(describe(r) for r in records) or "none"))
+    others = [r for r in records if r.node_id != record.node_id and r.active and r.type != NodeType.WITNESS.value]
+    seen = probe.probe_nodes(others, ctx.password, ctx.timeout, ctx.secrets)
+    running = [r for r in others if seen[r.node_id].connected and seen[r.node_id].in_recovery is False]
+    action = plan_promote(record, facts, running, params["force"])
+    result = dict(changed=action is not None, node_id=record.node_id, node_name=record.node_name,
+                  promote_seconds=None, method=None, events=[])
+    if action is None:
+        result["msg"] = "node %s already is the primary" % describe(record)
+        return result
+    details = STANDBY_PROMOTE % (record.node_name, record.node_id)
+    result["events"] = [dict(node_id=record.node_id, event="standby_promote", details=details)]
+    if ctx.check_mode:
+        return result
+
+    started = time.monotonic()
+    if replication.can_call_pg_promote(conn):
+        replication.request_promotion(conn)
+        result["method"] = "pg_promote"
+    else:
+        pg_ctl_promote(params, run_command, facts["server_version_num"] // 10000)
+        result["method"] = "pg_ctl promote"
+    replication.wait_until(lambda: not replication.in_recovery(conn), params["promote_check_timeout"],
+                           "node %s leaves recovery after the promotion request" % describe(record),
+                           interval=POLL_INTERVAL)
+    result["promote_seconds"] = round(time.monotonic() - started, 3)
+    with conn.transaction():
+        with conn.cursor() as cur:
+            metadata.set_primary(cur, record.node_id)
+            metadata.write_event(cur, record.node_id, "standby_promote", True, details)
+    ctx.log.add(replication.PROMOTE, metadata.DEACTIVATE_OTHER_PRIMARIES, metadata.SET_PRIMARY, metadata.INSERT_EVENT)
+    return result
+
+
+def pg_ctl_promote(params, run_command, major_version):
+    """Fallback when the login role may not call pg_promote(): pg_ctl promote on the data directory."""
+    if not params.get("data_directory") or run_command is None:
+        raise PreconditionFailed("login_user may not execute pg_promote(); grant it (GRANT EXECUTE ON FUNCTION "
+                                 "pg_promote TO ...) or set data_directory to promote with pg_ctl")
+    bindir = datadir.bindir_for(major_version, params.get("pg_bindir"))
+    argv = [os.path.join(bindir, "pg_ctl"), "promote", "-D", params["data_directory"]]
+    rc, out, err = run_command(argv)
+    if rc != 0:
+        raise CommandFailed("pg_ctl promote failed (rc %s): %s" % (rc, (err or out).strip()), rc=rc, stdout=out,
+                            stderr=err)

@@ -1,0 +1,132 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: repmgr_follow
+short_description: Make a running standby stream from another upstream (repmgr standby follow)
+description:
+  - Run against the standby. The new upstream is O(upstream_node_id) / O(upstream_node_name), or the current
+    primary found from the metadata (the first active node that answers and is not in recovery).
+  - "Checks first, as repmgr's attach check: same system identifier; the node's timeline and WAL position do
+    not run past the point where the target's timeline history forked from it. A node that does must be
+    rewound: the module refuses and says so (see M(pgha.repmgr.repmgr_rejoin) with O(pgha.repmgr.repmgr_rejoin#module:rewind=true))."
+  - Creates the node's slot on the new upstream, sets C(primary_conninfo) (C(application_name) = node name) and
+    C(primary_slot_name) with C(ALTER SYSTEM) and reloads (PostgreSQL 13 and later need no restart), then waits
+    until the node streams in the target's C(pg_stat_replication), polling every 0.1 s.
+  - If it does not stream within O(wait_timeout) the module fails and writes a failed C(standby_follow) event
+    (repmgr reports success even then).
+  - On success, in one transaction on the primary; the node's record gets the new upstream (type standby, active)
+    and the C(standby_follow) event is written with repmgr's text. The node's old slot on its previous upstream
+    is dropped when that node answers and the slot is inactive.
+  - A node that already streams from the target, with the metadata saying so, is reported unchanged.
+version_added: 0.1.0
+author: pgha.repmgr developers (@pgha)
+extends_documentation_fragment:
+  - pgha.repmgr.connection
+options:
+  node_id:
+    description: repmgr node ID of the standby (the node the module connects to). Default from C(pgha_node_id).
+    type: int
+    required: true
+  upstream_node_id:
+    description: The node to follow (a primary, or a standby for cascading). Default is the current primary.
+    type: int
+  upstream_node_name:
+    description: The node to follow, by name.
+    type: str
+  passfile:
+    description: C(passfile) to put into C(primary_conninfo); default is the one the node uses now.
+    type: path
+  wait_timeout:
+    description: Seconds to wait until the node streams from the new upstream (repmgr's standby_follow_timeout).
+    type: int
+    default: 30
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Follow the new primary after a promotion
+  pgha.repmgr.repmgr_follow:
+    login_host: 10.0.0.13
+    login_password: "{{ repmgr_password }}"
+    node_id: 3
+"""
+
+RETURN = r"""
+upstream_node_id:
+  description: The upstream the node follows now.
+  returned: always
+  type: int
+upstream_node_name:
+  description: Its name.
+  returned: always
+  type: str
+attach_seconds:
+  description: Seconds from the configuration change until the node streamed.
+  returned: when changed
+  type: float
+old_slot_dropped:
+  description: The slot dropped on the previous upstream, if any.
+  returned: always
+  type: str
+reason:
+  description: What was done, or why nothing was.
+  returned: always
+  type: str
+events:
+  description: The repmgr events written (or that would be).
+  returned: always
+  type: list
+  elements: dict
+queries:
+  description: SQL statements run (templates).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, follow, registration
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run, secrets_of
+
+
+def main():
+    spec = connection.connection_argument_spec()
+    spec.update(
+        node_id=dict(type="int", required=True),
+        upstream_node_id=dict(type="int"),
+        upstream_node_name=dict(type="str"),
+        passfile=dict(type="path"),
+        wait_timeout=dict(type="int", default=30),
+    )
+    module = AnsibleModule(argument_spec=spec, mutually_exclusive=[("upstream_node_id", "upstream_node_name")],
+                           supports_check_mode=True)
+    require_psycopg(module)
+    params = module.params
+    ctx = registration.Context(password=params["login_password"] or None, timeout=params["connect_timeout"],
+                               secrets=secrets_of(module), check_mode=module.check_mode)
+
+    def body():
+        follow.validate(params)
+        login = connection.login_conninfo(params)
+        with connection.connect_with_params(params) as conn:
+            result = follow.follow(params, conn, ctx, login).as_dict()
+        result["queries"] = ctx.log.statements
+        return result
+
+    module.exit_json(**run(module, body))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: repmgr_promote
+short_description: Promote a standby to primary (repmgr standby promote)
+description:
+  - Run against the standby to promote. Checks first, and changes nothing when a check fails
+    (the node is in recovery; no other registered node is running as a primary unless O(force);
+    WAL replay is not paused with received WAL still to replay).
+  - Promotes with C(pg_promote()) when the login role may call it, else with C(pg_ctl promote) on
+    O(data_directory), then waits until the server has left recovery, polling every 0.1 s (repmgr polls
+    once a second) for at most O(promote_check_timeout) seconds.
+  - Then, in one transaction on the new primary, as repmgr does; every other active primary record becomes
+    inactive, this node becomes the primary (no upstream, active), and the C(standby_promote) event is
+    written with repmgr's text.
+  - A node that already is the registered, running primary is reported unchanged.
+  - Does not make the other standbys follow; use M(pgha.repmgr.repmgr_follow) on them.
+version_added: 0.1.0
+author: pgha.repmgr developers (@pgha)
+extends_documentation_fragment:
+  - pgha.repmgr.connection
+options:
+  node_id:
+    description:
+      - repmgr node ID of the node to promote (the node the module connects to).
+      - From an inventory with C(pgha_node_id), that is the default.
+    type: int
+    required: true
+  promote_check_timeout:
+    description: Seconds to wait for the server to leave recovery.
+    type: int
+    default: 60
+  force:
+    description: Promote even though another registered node is running as a primary. Only when that primary is fenced.
+    type: bool
+    default: false
+  data_directory:
+    description: The node's data directory, for C(pg_ctl promote) when the login role may not call C(pg_promote()).
+    type: path
+  pg_bindir:
+    description: Directory of pg_ctl (default Debian's for the server's version).
+    type: path
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Promote node2
+  pgha.repmgr.repmgr_promote:
+    login_host: 10.0.0.12
+    login_password: "{{ repmgr_password }}"
+    node_id: 2
+"""
+
+RETURN = r"""
+promote_seconds:
+  description: Seconds from the promotion request until the server left recovery.
+  returned: when promoted
+  type: float
+method:
+  description: C(pg_promote) or C(pg_ctl promote).
+  returned: when promoted
+  type: str
+events:
+  description: The repmgr events written (or that would be).
+  returned: always
+  type: list
+  elements: dict
+queries:
+  description: SQL statements run (templates).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, promote, registration
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run, secrets_of
+
+
+def main():
+    spec = connection.connection_argument_spec()
+    spec.update(
+        node_id=dict(type="int", required=True),
+        promote_check_timeout=dict(type="int", default=60),
+        force=dict(type="bool", default=False),
+        data_directory=dict(type="path"),
+        pg_bindir=dict(type="path"),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    require_psycopg(module)
+    params = module.params
+    ctx = registration.Context(password=params["login_password"] or None, timeout=params["connect_timeout"],
+                               secrets=secrets_of(module), check_mode=module.check_mode)
+
+    def body():
+        promote.validate(params)
+        with connection.connect_with_params(params) as conn:
+            result = promote.promote(params, conn, ctx, module.run_command)
+        result["queries"] = ctx.log.statements
+        return result
+
+    module.exit_json(**run(module, body))
+
+
+if __name__ == "__main__":
+    main()
