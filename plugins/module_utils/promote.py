@@ -9,8 +9,13 @@ import os
 import time
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import datadir, metadata, probe, replication
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PreconditionFailed
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, lsn_to_text
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
+    CommandFailed,
+    InvalidOption,
+    PreconditionFailed,
+    Timeout,
+)
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, lsn_from_text, lsn_to_text
 
 STANDBY_PROMOTE = 'server "%s" (ID: %d) was successfully promoted to primary'
 POLL_INTERVAL = 0.1  # repmgr polls once a second; a promotion usually takes a few hundred ms
@@ -78,6 +83,8 @@ def promote(params, conn, ctx, run_command=None):
     result["events"] = [dict(node_id=record.node_id, event="standby_promote", details=details)]
     if ctx.check_mode:
         return result
+    if params.get("wait_for_received_lsn"):
+        wait_for_wal(conn, record, params["wait_for_received_lsn"], params.get("wait_for_received_timeout", 30))
 
     started = time.monotonic()
     if replication.can_call_pg_promote(conn):
@@ -96,6 +103,30 @@ def promote(params, conn, ctx, run_command=None):
             metadata.write_event(cur, record.node_id, "standby_promote", True, details)
     ctx.log.add(replication.PROMOTE, metadata.DEACTIVATE_OTHER_PRIMARIES, metadata.SET_PRIMARY, metadata.INSERT_EVENT)
     return result
+
+
+def wait_for_wal(conn, record, lsn_text, timeout):
+    """Wait until the standby has received WAL up to `lsn_text` (a switchover's shutdown checkpoint).
+
+    Promoting before that would lose what the old primary committed last; nothing is changed
+    when it does not arrive.
+    """
+    try:
+        wanted = lsn_from_text(lsn_text)
+    except ValueError:
+        raise InvalidOption("wait_for_received_lsn", "is not an LSN (got %r; expected X/Y in hexadecimal)" % lsn_text)
+
+    def received():
+        facts = replication.server_facts(conn)
+        return max(x for x in (facts["received_lsn"], facts["replayed_lsn"], 0) if x is not None)
+
+    try:
+        replication.wait_until(lambda: received() >= wanted, timeout,
+                               "node %s has received WAL up to %s" % (describe(record), lsn_text), interval=POLL_INTERVAL)
+    except Timeout:
+        raise PreconditionFailed("node %s has received WAL up to %s only, not %s (the old primary's shutdown "
+                                 "checkpoint) after %s s: promoting it would lose transactions; nothing was changed"
+                                 % (describe(record), lsn_to_text(received()), lsn_text, timeout))
 
 
 def pg_ctl_promote(params, run_command, major_version):

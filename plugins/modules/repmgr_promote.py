@@ -39,6 +39,15 @@ options:
     description: Promote even though another registered node is running as a primary. Only when that primary is fenced.
     type: bool
     default: false
+  wait_for_received_lsn:
+    description:
+      - Before promoting, wait until the node has received WAL up to this LSN (a switchover passes the old
+        primary's shutdown checkpoint). If it does not arrive within O(wait_for_received_timeout), nothing is changed.
+    type: str
+  wait_for_received_timeout:
+    description: Seconds to wait for O(wait_for_received_lsn) (repmgr's wal_receive_check_timeout).
+    type: int
+    default: 30
   data_directory:
     description: The node's data directory, for C(pg_ctl promote) when the login role may not call C(pg_promote()).
     type: path
@@ -95,6 +104,8 @@ def main():
         node_id=dict(type="int", required=True),
         promote_check_timeout=dict(type="int", default=60),
         force=dict(type="bool", default=False),
+        wait_for_received_lsn=dict(type="str"),
+        wait_for_received_timeout=dict(type="int", default=30),
         data_directory=dict(type="path"),
         pg_bindir=dict(type="path"),
     )

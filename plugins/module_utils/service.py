@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""repmgr node service / node status --is-shutdown-cleanly: start or stop a node, and say how it stopped.
+
+A switchover needs to know that the old primary stopped cleanly and where its shutdown
+checkpoint is: the new primary must have received WAL up to that point before it is promoted,
+or transactions committed on the old primary would be lost.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import datadir
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption
+
+STATES = ("started", "stopped", "restarted", "status")
+STOP_MODES = ("smart", "fast", "immediate")
+
+
+def validate(params):
+    path = params.get("data_directory")
+    if not path or not os.path.isabs(path):
+        raise InvalidOption("data_directory", "must be an absolute path (got %r)" % (path,))
+    if params["state"] not in STATES:
+        raise InvalidOption("state", "must be one of %s (got %r)" % (", ".join(STATES), params["state"]))
+    if params["mode"] not in STOP_MODES:
+        raise InvalidOption("mode", "must be one of %s (got %r)" % (", ".join(STOP_MODES), params["mode"]))
+    if params["timeout"] < 1:
+        raise InvalidOption("timeout", "must be at least 1 second (got %s)" % params["timeout"])
+
+
+def describe_stop(data):
+    """What pg_controldata says about a stopped data directory, for the module result."""
+    return dict(
+        cluster_state=data.get("Database cluster state"),
+        last_checkpoint_lsn=data.get("Latest checkpoint location"),
+        timeline=int(data["Latest checkpoint's TimeLineID"]) if data.get("Latest checkpoint's TimeLineID") else None,
+        shut_down_cleanly=data.get("Database cluster state") in ("shut down", "shut down in recovery"),
+    )
+
+
+def pg_ctl(bindir, *args):
+    return [os.path.join(bindir, "pg_ctl")] + list(args)
+
+
+def run_checked(run_command, argv, what):
+    rc, out, err = run_command(argv)
+    if rc != 0:
+        raise CommandFailed("%s failed (rc %s): %s" % (what, rc, (err or out).strip()), rc=rc, stdout=out,
+                            stderr=err, cmd=argv)
+    return out
+
+
+def manage(params, run_command, checkpoint=None, check_mode=False):
+    """Bring the node to `state`; `checkpoint` is a callable that runs CHECKPOINT before a stop."""
+    validate(params)
+    datadir.require_not_root()
+    path = params["data_directory"]
+    state = datadir.inspect(path)
+    if not state.is_pgdata:
+        raise InvalidOption("data_directory", "is not a PostgreSQL data directory (%s)" % path)
+    with open(os.path.join(path, "PG_VERSION")) as handle:
+        bindir = datadir.bindir_for(handle.read().strip(), params.get("pg_bindir"))
+    running = datadir.running_pid(state) is not None
+    wanted = params["state"]
+    changed = (wanted == "started" and not running) or (wanted == "stopped" and running) or wanted == "restarted"
+    result = dict(changed=changed, was_running=running, running=running)
+    if check_mode or wanted == "status":
+        if not running:
+            result.update(describe_stop(datadir.controldata(bindir, path, run_command)))
+        return result
+
+    timeout = str(params["timeout"])
+    if wanted in ("stopped", "restarted") and running:
+        if params.get("checkpoint") and checkpoint is not None:
+            checkpoint()  # a fast shutdown is quicker after it, and repmgr does it too
+        argv = params.get("stop_command") or pg_ctl(bindir, "stop", "-D", path, "-m", params["mode"], "-w",
+                                                     "-t", timeout)
+        run_checked(run_command, argv, "stopping the server")
+        running = False
+        result.update(describe_stop(datadir.controldata(bindir, path, run_command)))
+    if wanted in ("started", "restarted") and not running:
+        argv = params.get("start_command") or pg_ctl(bindir, "start", "-D", path, "-w", "-t", timeout,
+                                                      *(["-l", params["log_file"]] if params.get("log_file") else []))
+        run_checked(run_command, argv, "starting the server")
+        running = True
+    if wanted == "stopped" and not result.get("cluster_state"):
+        result.update(describe_stop(datadir.controldata(bindir, path, run_command)))
+    result["running"] = running
+    return result

@@ -1,0 +1,103 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: repmgr_event
+short_description: Write a repmgr event into repmgr.events on the primary
+description:
+  - Writes one row into C(repmgr.events), as repmgr's C(create_event_notification) does, so that
+    C(repmgr cluster event) lists it. Used by the playbooks for the events no single module owns
+    (C(standby_switchover), the C(repmgrd_failover_*) events).
+  - Like repmgr, events are written on the primary only; the connection options must reach it (the module
+    fails on a server in recovery).
+  - Always reports changed (an event is a new fact each time); in check mode nothing is written.
+version_added: 0.1.0
+author: pgha.repmgr developers (@pgha)
+extends_documentation_fragment:
+  - pgha.repmgr.connection
+options:
+  node_id:
+    description: The node the event is about.
+    type: int
+    required: true
+  event:
+    description: Event name, one of repmgr's (for example C(standby_switchover)).
+    type: str
+    required: true
+  successful:
+    description: The event's success flag.
+    type: bool
+    default: true
+  details:
+    description: Detail text, in repmgr's wording for that event.
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Log the switchover as repmgr does
+  pgha.repmgr.repmgr_event:
+    login_host: 10.0.0.12
+    node_id: 2
+    event: standby_switchover
+    details: 'node "node2" (ID: 2) promoted to primary, node "node1" (ID: 1) demoted to standby'
+"""
+
+RETURN = r"""
+event_timestamp:
+  description: The event's timestamp (null in check mode).
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, replication
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run
+
+
+def main():
+    spec = connection.connection_argument_spec()
+    spec.update(
+        node_id=dict(type="int", required=True),
+        event=dict(type="str", required=True),
+        successful=dict(type="bool", default=True),
+        details=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    require_psycopg(module)
+    params = module.params
+
+    def body():
+        if params["node_id"] < 1:
+            raise InvalidOption("node_id", "must be a positive integer (got %s)" % params["node_id"])
+        if not params["event"].strip():
+            raise InvalidOption("event", "must not be empty")
+        with connection.connect_with_params(params) as conn:
+            metadata.require_metadata(conn)
+            if replication.in_recovery(conn):
+                raise PreconditionFailed("the server the module connected to is in recovery: repmgr events are "
+                                         "written on the primary only")
+            if module.check_mode:
+                return dict(changed=True, event_timestamp=None)
+            with conn.cursor() as cur:
+                stamp = metadata.write_event(cur, params["node_id"], params["event"], params["successful"],
+                                             params["details"])
+        return dict(changed=True, event_timestamp=str(stamp))
+
+    module.exit_json(**run(module, body))
+
+
+if __name__ == "__main__":
+    main()

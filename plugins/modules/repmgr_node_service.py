@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: repmgr_node_service
+short_description: Start or stop a node's PostgreSQL server and report how it stopped (repmgr node service)
+description:
+  - Starts, stops or restarts the server of O(data_directory) with C(pg_ctl) (or O(start_command) /
+    O(stop_command)), waiting until it is done. With O(checkpoint=true) a C(CHECKPOINT) runs before the stop,
+    through the connection options.
+  - "After a stop, and with O(state=status) on a stopped node, returns what C(pg_controldata) says: whether the
+    server shut down cleanly and its last checkpoint LSN (repmgr's C(node status --is-shutdown-cleanly)). A
+    switchover promotes the new primary only once it has received WAL up to that LSN."
+  - Must run as the PostgreSQL OS user.
+version_added: 0.1.0
+author: pgha.repmgr developers (@pgha)
+extends_documentation_fragment:
+  - pgha.repmgr.connection
+options:
+  data_directory:
+    description: The node's data directory. Default from C(pgha_data_directory).
+    type: path
+    required: true
+  state:
+    description: C(started), C(stopped), C(restarted), or C(status) to only report.
+    type: str
+    choices: [started, stopped, restarted, status]
+    default: status
+  mode:
+    description: pg_ctl shutdown mode. C(fast) and C(smart) shut down cleanly; C(immediate) is a crash.
+    type: str
+    choices: [smart, fast, immediate]
+    default: fast
+  checkpoint:
+    description: Run C(CHECKPOINT) before stopping (makes the shutdown quicker).
+    type: bool
+    default: false
+  timeout:
+    description: Seconds pg_ctl may wait for the start or stop.
+    type: int
+    default: 60
+  log_file:
+    description: Server log file for C(pg_ctl start -l). Default from C(pgha_log_file).
+    type: path
+  start_command:
+    description: Command to start the server instead of C(pg_ctl start) (for example C([pg_ctlcluster, "15", main, start])).
+    type: list
+    elements: str
+  stop_command:
+    description: Command to stop the server instead of C(pg_ctl stop).
+    type: list
+    elements: str
+  pg_bindir:
+    description: Directory of pg_ctl and pg_controldata (default Debian's for the data directory's version).
+    type: path
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Stop the primary cleanly for a switchover
+  become: true
+  become_user: postgres
+  pgha.repmgr.repmgr_node_service:
+    data_directory: /var/lib/postgresql/15/main
+    state: stopped
+    checkpoint: true
+  register: stopped
+"""
+
+RETURN = r"""
+running:
+  description: Whether the server runs after the module.
+  returned: always
+  type: bool
+was_running:
+  description: Whether it ran before.
+  returned: always
+  type: bool
+cluster_state:
+  description: pg_controldata's "Database cluster state" of a stopped server.
+  returned: when stopped
+  type: str
+shut_down_cleanly:
+  description: Whether that state is a clean shutdown.
+  returned: when stopped
+  type: bool
+last_checkpoint_lsn:
+  description: The last (for a clean stop, the shutdown) checkpoint's LSN.
+  returned: when stopped
+  type: str
+timeline:
+  description: That checkpoint's timeline.
+  returned: when stopped
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, replication, service
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run
+
+
+def main():
+    spec = connection.connection_argument_spec()
+    spec.update(
+        data_directory=dict(type="path", required=True),
+        state=dict(type="str", choices=list(service.STATES), default="status"),
+        mode=dict(type="str", choices=list(service.STOP_MODES), default="fast"),
+        checkpoint=dict(type="bool", default=False),
+        timeout=dict(type="int", default=60),
+        log_file=dict(type="path"),
+        start_command=dict(type="list", elements="str"),
+        stop_command=dict(type="list", elements="str"),
+        pg_bindir=dict(type="path"),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    require_psycopg(module)
+    params = module.params
+
+    def checkpoint():
+        with connection.connect_with_params(params, statement_timeout=params["timeout"]) as conn:
+            conn.execute(replication.CHECKPOINT)
+
+    module.exit_json(**run(module, lambda: service.manage(params, module.run_command, checkpoint, module.check_mode)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: repmgr_switchover_plan
+short_description: Check that a planned switchover can go ahead, and say who does what
+description:
+  - Reads the cluster (as M(pgha.repmgr.repmgr_cluster_info)) and checks what C(repmgr standby switchover) checks
+    before it changes anything; the new primary is a registered, active standby, streaming from the one running
+    primary, lagging at most O(max_lag_bytes); every other active standby is reachable so that it can follow.
+  - Fails, naming every problem found, when the switchover cannot go ahead. Never changes anything.
+  - Returns the old primary, the target, the siblings and the C(standby_switchover) event text, for
+    the playbook C(pgha.repmgr.switchover).
+version_added: 0.1.0
+author: pgha.repmgr developers (@pgha)
+extends_documentation_fragment:
+  - pgha.repmgr.connection
+options:
+  new_primary:
+    description: Node name of the standby to promote.
+    type: str
+    required: true
+  max_lag_bytes:
+    description: Most WAL (bytes) the new primary may lag behind the primary.
+    type: int
+    default: 16777216
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: May node2 become the primary?
+  pgha.repmgr.repmgr_switchover_plan:
+    new_primary: node2
+  register: plan
+"""
+
+RETURN = r"""
+old_primary:
+  description: node_id and node_name of the current primary.
+  returned: always
+  type: dict
+target:
+  description: node_id and node_name of the new primary.
+  returned: always
+  type: dict
+siblings:
+  description: The other active standbys (node_id, node_name), which follow the new primary.
+  returned: always
+  type: list
+  elements: dict
+lag_bytes:
+  description: How far the target's WAL is behind the primary's.
+  returned: always
+  type: int
+event_details:
+  description: The C(standby_switchover) event text for a successful switchover.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, switchover
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run, secrets_of
+
+
+def main():
+    spec = connection.connection_argument_spec()
+    spec.update(
+        new_primary=dict(type="str", required=True),
+        max_lag_bytes=dict(type="int", default=switchover.DEFAULT_MAX_LAG_BYTES),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    require_psycopg(module)
+    params = module.params
+
+    def body():
+        if params["max_lag_bytes"] < 0:
+            raise InvalidOption("max_lag_bytes", "must be 0 or more (got %s)" % params["max_lag_bytes"])
+        with connection.connect_with_params(params) as conn:
+            view = cluster.read_view(conn, password=params["login_password"] or None,
+                                     timeout=params["connect_timeout"], secrets=secrets_of(module))
+        return dict(changed=False, **switchover.plan_switchover(view, params["new_primary"], params["max_lag_bytes"]))
+
+    module.exit_json(**run(module, body))
+
+
+if __name__ == "__main__":
+    main()
