@@ -76,14 +76,16 @@ def manage(params, run_command, checkpoint=None, check_mode=False):
     if wanted in ("stopped", "restarted") and running:
         if params.get("checkpoint") and checkpoint is not None:
             checkpoint()  # a fast shutdown is quicker after it, and repmgr does it too
-        argv = params.get("stop_command") or pg_ctl(bindir, "stop", "-D", path, "-m", params["mode"], "-w",
-                                                     "-t", timeout)
+        stop = pg_ctl(bindir, "stop", "-D", path, "-m", params["mode"], "-w", "-t", timeout)
+        argv = params.get("stop_command") or stop
         run_checked(run_command, argv, "stopping the server")
         running = False
         result.update(describe_stop(datadir.controldata(bindir, path, run_command)))
     if wanted in ("started", "restarted") and not running:
-        argv = params.get("start_command") or pg_ctl(bindir, "start", "-D", path, "-w", "-t", timeout,
-                                                      *(["-l", params["log_file"]] if params.get("log_file") else []))
+        start = pg_ctl(bindir, "start", "-D", path, "-w", "-t", timeout)
+        if params.get("log_file"):
+            start += ["-l", params["log_file"]]
+        argv = params.get("start_command") or start
         run_checked(run_command, argv, "starting the server")
         running = True
     if wanted == "stopped" and not result.get("cluster_state"):
