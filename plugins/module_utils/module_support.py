@@ -46,3 +46,12 @@ def run(module, body, **result):
         return body()
     except PghaError as error:
         fail(module, error, **result)
+
+
+def context(module):
+    """The registration.Context of a module run: password, timeout, secrets, check mode."""
+    from ansible_collections.pgha.repmgr.plugins.module_utils.registration import Context
+
+    params = module.params
+    return Context(password=params["login_password"] or None, timeout=params["connect_timeout"],
+                   secrets=secrets_of(module), check_mode=module.check_mode)

@@ -19,6 +19,7 @@ version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
+  - pgha.repmgr.attributes
 options:
   events:
     description: Also return C(repmgr cluster event) rows (newest first) in RV(events) and RV(event_table).
@@ -52,13 +53,6 @@ options:
       - A JMESPath expression applied to the result; its value is returned in RV(query_result).
       - For example C(nodes[?status=='* running'].node_name | [0]) gives the running primary's name.
     type: str
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
 notes:
   - The node the module connects to must be up and hold the metadata (any node of the cluster does,
     since the metadata replicates). Connect to a standby to read the cluster while the primary is down.

@@ -19,6 +19,7 @@ version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
+  - pgha.repmgr.attributes
 options:
   login_user:
     description: Superuser to connect as.
@@ -49,13 +50,6 @@ options:
     description: Name of the repmgr database.
     type: str
     default: repmgr
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
 notes:
   - The connection options default to O(login_user=postgres) and O(login_db=postgres) here, unlike the other modules.
 """

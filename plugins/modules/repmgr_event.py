@@ -19,6 +19,7 @@ version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
+  - pgha.repmgr.attributes
 options:
   node_id:
     description: The node the event is about.
@@ -35,13 +36,6 @@ options:
   details:
     description: Detail text, in repmgr's wording for that event.
     type: str
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

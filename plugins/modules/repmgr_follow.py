@@ -27,6 +27,7 @@ version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
+  - pgha.repmgr.attributes
 options:
   node_id:
     description: repmgr node ID of the standby (the node the module connects to). Default from C(pgha_node_id).
@@ -45,13 +46,6 @@ options:
     description: Seconds to wait until the node streams from the new upstream (repmgr's standby_follow_timeout).
     type: int
     default: 30
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""
@@ -97,8 +91,8 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, follow, registration
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run, secrets_of
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, follow
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, require_psycopg, run
 
 
 def main():
@@ -114,8 +108,7 @@ def main():
                            supports_check_mode=True)
     require_psycopg(module)
     params = module.params
-    ctx = registration.Context(password=params["login_password"] or None, timeout=params["connect_timeout"],
-                               secrets=secrets_of(module), check_mode=module.check_mode)
+    ctx = context(module)
 
     def body():
         follow.validate(params)

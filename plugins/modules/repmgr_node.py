@@ -31,6 +31,7 @@ version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
+  - pgha.repmgr.attributes
 options:
   state:
     description: Whether the node is registered.
@@ -119,11 +120,7 @@ options:
     type: bool
     default: false
 attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 notes:
   - Run it against the node being registered (connect to it), as repmgr is run on the node.
@@ -194,7 +191,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, registration
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import ConnectionFailed
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run, secrets_of
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, require_psycopg, run
 
 
 def argument_spec():
@@ -247,8 +244,7 @@ def main():
     )
     require_psycopg(module)
     params = module.params
-    ctx = registration.Context(password=params["login_password"] or None, timeout=params["connect_timeout"],
-                               secrets=secrets_of(module), check_mode=module.check_mode)
+    ctx = context(module)
 
     def body():
         if params["state"] == "present":

@@ -20,6 +20,7 @@ version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
+  - pgha.repmgr.attributes
 options:
   data_directory:
     description: The node's data directory. Default from C(pgha_data_directory).
@@ -57,13 +58,6 @@ options:
   pg_bindir:
     description: Directory of pg_ctl and pg_controldata (default Debian's for the data directory's version).
     type: path
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -24,6 +24,7 @@ version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
+  - pgha.repmgr.attributes
 options:
   node_id:
     description:
@@ -54,13 +55,6 @@ options:
   pg_bindir:
     description: Directory of pg_ctl (default Debian's for the server's version).
     type: path
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""
@@ -94,8 +88,8 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, promote, registration
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run, secrets_of
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, promote
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, require_psycopg, run
 
 
 def main():
@@ -112,8 +106,7 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     require_psycopg(module)
     params = module.params
-    ctx = registration.Context(password=params["login_password"] or None, timeout=params["connect_timeout"],
-                               secrets=secrets_of(module), check_mode=module.check_mode)
+    ctx = context(module)
 
     def body():
         promote.validate(params)

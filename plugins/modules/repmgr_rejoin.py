@@ -27,6 +27,7 @@ version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
+  - pgha.repmgr.attributes
 options:
   node_id:
     description: repmgr node ID of the node to rejoin. Default from C(pgha_node_id).
@@ -69,13 +70,6 @@ options:
   pg_bindir:
     description: Directory of pg_ctl, pg_rewind and pg_controldata (default Debian's for the primary's version).
     type: path
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""
@@ -126,9 +120,9 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, follow, registration
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, follow
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import ConnectionFailed
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run, secrets_of
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, require_psycopg, run
 
 
 def main():
@@ -149,8 +143,7 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     require_psycopg(module)
     params = module.params
-    ctx = registration.Context(password=params["login_password"] or None, timeout=params["connect_timeout"],
-                               secrets=secrets_of(module), check_mode=module.check_mode)
+    ctx = context(module)
 
     def body():
         follow.validate(params)

@@ -19,6 +19,7 @@ version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
   - pgha.repmgr.connection
+  - pgha.repmgr.attributes
 options:
   new_primary:
     description: Node name of the standby to promote.
@@ -28,13 +29,6 @@ options:
     description: Most WAL (bytes) the new primary may lag behind the primary.
     type: int
     default: 16777216
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""
