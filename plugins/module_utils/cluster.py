@@ -92,7 +92,8 @@ def node_summaries(view):
             type=record.type,
             active=record.active,
             status=row.status if row else None,
-            upstream=row.upstream if row else None,
+            # repmgr's cell for an unreachable primary is "? " (trailing blank): give the value, not the padding
+            upstream=row.upstream.rstrip() if row else None,
             upstream_node_id=record.upstream_node_id,
             upstream_node_name=record.upstream_node_name,
             location=record.location,
@@ -134,3 +135,27 @@ def connect_primary(candidates, password=None, connect_timeout=5, secrets=()):
     raise PreconditionFailed(
         "no running primary found among the active nodes of the metadata (%s)" % ("; ".join(tried) or "no candidates")
     )
+
+
+def choose_live_primary(views):
+    """The one live primary's node name from several nodes' repmgr_cluster_info results (pure).
+
+    Each node's metadata may be stale (a former primary restarted on its own still calls itself
+    the primary), so every view's "* running" primaries are candidates and the newest timeline
+    wins: a promotion always starts a new one. Two candidates on the newest timeline are a split
+    brain: raise, and let a human fence one. None when no view shows a running primary.
+    """
+    candidates = {}
+    for view in views:
+        for node in (view or {}).get("nodes") or []:
+            if node.get("status") == "* running":
+                candidates[node["node_name"]] = max(candidates.get(node["node_name"], 0), node.get("timeline") or 0)
+    if not candidates:
+        return None
+    newest = max(candidates.values())
+    on_newest = sorted(name for name, tli in candidates.items() if tli == newest)
+    if len(on_newest) > 1:
+        raise PreconditionFailed(
+            "split brain: %s all run as primary on timeline %d; fence all but one before provisioning"
+            % (", ".join(on_newest), newest))
+    return on_newest[0]

@@ -268,7 +268,8 @@ def plan_standby_register(desired, records, upstream, attachment, force):
     desired = replace(desired, upstream_node_id=upstream.node_id, upstream_node_name=upstream.node_name)
     plan = Plan(before=existing, record=desired, write=plan_write(existing, desired))
     if plan.write:
-        details = STANDBY_REGISTER_OK % upstream.node_id + (FORCE_SUFFIX if force else "")
+        # repmgr can only update an existing record with -F, and says so in the event
+        details = STANDBY_REGISTER_OK % upstream.node_id + (FORCE_SUFFIX if force or plan.write == "update" else "")
         plan.events.append(Event(desired.node_id, "standby_register", details))
     return plan
 

@@ -130,3 +130,18 @@ def test_promote_plan():
         promote.plan_promote(record(2), dict(facts, wal_replay_paused=True, replayed_lsn=5), [], force=False)
     with pytest.raises(PreconditionFailed, match="is not in recovery but is registered as an active standby"):
         promote.plan_promote(record(2), dict(facts, in_recovery=False), [], force=False)
+
+
+def test_live_primary_is_the_newest_timelines():
+    from ansible_collections.pgha.repmgr.plugins.module_utils.cluster import choose_live_primary
+
+    stale = {"nodes": [{"node_name": "node1", "status": "* running", "timeline": 1},
+                       {"node_name": "node2", "status": "  running", "timeline": 1}]}
+    live = {"nodes": [{"node_name": "node1", "status": "! running", "timeline": 1},
+                      {"node_name": "node2", "status": "* running", "timeline": 2}]}
+    assert choose_live_primary([stale, live, {"failed": True, "msg": "down"}]) == "node2"
+    assert choose_live_primary([{"failed": True}]) is None
+    twins = {"nodes": [{"node_name": "node2", "status": "* running", "timeline": 2}]}
+    other = {"nodes": [{"node_name": "node3", "status": "* running", "timeline": 2}]}
+    with pytest.raises(PreconditionFailed, match="split brain: node2, node3 all run as primary on timeline 2"):
+        choose_live_primary([twins, other])

@@ -1,0 +1,291 @@
+"""`ansible-playbook pgha.repmgr.provision -i inventory.yml` on real servers, checked as a DBA would.
+
+The harness only makes empty directories and the inventory; the playbook builds everything:
+initdb and start of node1, registration (the metadata), clone + start + registration of node2 and
+node3. Then: a second run and a --check run change nothing, the real repmgr CLI reads what the
+playbook built, and a rerun after a manual failover treats the new primary as the primary and
+never starts the old one, nor follows it when someone started it by hand (split brain).
+
+Clusters: 127.0.0.61-63 and 127.0.0.64-66, ports 55601 and 55602 (own addresses and ports, so
+other test files' clusters and `make demo` can run at the same time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from psycopg import sql
+
+from harness import Cluster, cluster_fixture
+
+cluster = cluster_fixture("provision", 3, build=None, port=55601, first_octet=61)
+failover_cluster = cluster_fixture("provision-failover", 3, build=None, port=55602, first_octet=64)
+
+STANDBY_REGISTERED = "standby registration succeeded; upstream node ID is 1"
+
+
+@dataclass
+class Provisioned:
+    cluster: Cluster
+    console: object  # conftest.Console
+    first_run: object  # ansible_cli.PlaybookRun
+
+
+def provision_from_scratch(cluster, console_for, tmp_path_factory) -> Provisioned:
+    """Inventory from the harness, then the first ansible-playbook run; it must succeed on every host."""
+    inventory = cluster.write_inventory(tmp_path_factory.mktemp(cluster.name) / "inventory.yml")
+    console = console_for(cluster, inventory)
+    run = console.provision()
+    assert run.rc == 0 and run.failed() == 0, run.output
+    return Provisioned(cluster, console, run)
+
+
+@pytest.fixture(scope="module")
+def provisioned(cluster, console_for, tmp_path_factory) -> Provisioned:
+    return provision_from_scratch(cluster, console_for, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def check_run(provisioned):
+    """`--check --diff` at -vvv on the provisioned cluster: (run, state before, state after)."""
+    before = what_a_run_could_change(provisioned.cluster)
+    run = provisioned.console.provision(check=True, diff=True, env={"ANSIBLE_VERBOSITY": "3"})
+    return run, before, what_a_run_could_change(provisioned.cluster)
+
+
+@pytest.fixture(scope="module")
+def failed_over(failover_cluster, console_for, tmp_path_factory) -> Provisioned:
+    """A provisioned cluster whose primary a DBA moved to node2 by hand; node1 is left stopped."""
+    provisioned = provision_from_scratch(failover_cluster, console_for, tmp_path_factory)
+    promote_node2_by_hand(failover_cluster)
+    return provisioned
+
+
+# -- what a DBA looks at ---------------------------------------------------------------------
+
+def replication(primary):
+    """The primary's walsenders with the slot each one streams through."""
+    return primary.sql(
+        "SELECT r.application_name, r.state, s.slot_name, s.active FROM pg_stat_replication r "
+        "LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid ORDER BY 1"
+    )
+
+
+def wal_receiver(standby):
+    return standby.sql("SELECT status, sender_host, slot_name FROM pg_stat_wal_receiver")
+
+
+def nodes_table(node):
+    return node.sql(
+        "SELECT node_id, type, upstream_node_id, active, node_name, location, priority, conninfo, repluser, "
+        "slot_name, config_file FROM repmgr.nodes ORDER BY node_id"
+    )
+
+
+def events(node):
+    return node.sql("SELECT node_id, event, successful, details, event_timestamp FROM repmgr.events "
+                    "ORDER BY event_timestamp, node_id, event")
+
+
+def what_a_run_could_change(cluster):
+    """Metadata, events, slots, configuration files and postmaster PIDs: equal before and after = nothing done."""
+    primary = cluster.nodes[0]
+    files = {}
+    for node in cluster.nodes:
+        for path in (node.datadir / "pgha.conf", node.datadir / "postgresql.conf", node.datadir / "pg_hba.conf",
+                     node.datadir / "postgresql.auto.conf", node.repmgr_conf):
+            files[str(path)] = (path.stat().st_mtime_ns, path.read_text())
+    files[str(cluster.passfile)] = (cluster.passfile.stat().st_mtime_ns, None)
+    return dict(
+        nodes=nodes_table(primary),
+        events=events(primary),
+        slots=primary.sql("SELECT slot_name FROM pg_replication_slots ORDER BY 1"),
+        postmasters=[node.postmaster_pid() for node in cluster.nodes],
+        files=files,
+    )
+
+
+def said(run, text):
+    """Whether the playbook output says ``text`` (YAML folds long messages and doubles quotes)."""
+    return " ".join(text.split()) in " ".join(run.output.replace("''", "'").split())
+
+
+def promote_node2_by_hand(cluster):
+    """A failover without repmgr: node1 stopped, node2 promoted, metadata updated as repmgr would, node3 follows."""
+    node1, node2, node3 = cluster.nodes
+    node1.stop(mode="fast")
+    node2.sql("SELECT pg_promote()")
+    cluster.wait_until(lambda: not node2.in_recovery(), what="node2 runs as a primary")
+    # repmgr standby promote / follow write exactly this (update_node_record_set_primary, ..._status).
+    with node2.connect() as conn, conn.transaction():
+        conn.execute("UPDATE repmgr.nodes SET active = false WHERE node_id = 1")
+        conn.execute("UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL WHERE node_id = 2")
+        conn.execute("UPDATE repmgr.nodes SET upstream_node_id = 2 WHERE node_id = 3")
+    node2.sql("SELECT pg_create_physical_replication_slot('repmgr_slot_3')")
+    conninfo = node3.sql("SHOW primary_conninfo")[0][0]
+    assert f"host={node1.address} " in conninfo, conninfo
+    follow_node2 = conninfo.replace(f"host={node1.address} ", f"host={node2.address} ")
+    node3.sql(sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(sql.Literal(follow_node2)))
+    node3.sql("ALTER SYSTEM SET primary_slot_name = 'repmgr_slot_3'")
+    node3.sql("SELECT pg_reload_conf()")
+    cluster.wait_streaming(node3, node2)
+
+
+# -- the tests -------------------------------------------------------------------------------
+
+def test_first_run_builds_a_streaming_cluster_registered_as_repmgr_would(provisioned):
+    cluster, run = provisioned.cluster, provisioned.first_run
+    node1, node2, node3 = cluster.nodes
+
+    assert run.rc == 0
+    assert sorted(run.recap) == ["node1", "node2", "node3"]
+    assert all(counts["failed"] == 0 and counts["unreachable"] == 0 for counts in run.recap.values()), run.recap
+
+    # Servers: node1 the primary, node2 and node3 streaming from it through their slots.
+    assert [node.in_recovery() for node in cluster.nodes] == [False, True, True]
+    assert replication(node1) == [
+        ("node2", "streaming", "repmgr_slot_2", True),
+        ("node3", "streaming", "repmgr_slot_3", True),
+    ]
+    assert wal_receiver(node2) == [("streaming", node1.address, "repmgr_slot_2")]
+    assert wal_receiver(node3) == [("streaming", node1.address, "repmgr_slot_3")]
+
+    # Metadata: repmgr.nodes as `repmgr primary register` / `standby register` write it.
+    def row(node, type_, upstream):
+        return (node.node_id, type_, upstream, True, node.name, "default", 100, node.conninfo, "repmgr",
+                f"repmgr_slot_{node.node_id}", str(node.repmgr_conf))
+
+    expected_nodes = [row(node1, "primary", None), row(node2, "standby", 1), row(node3, "standby", 1)]
+    assert nodes_table(node1) == expected_nodes
+    cluster.wait_until(lambda: nodes_table(node3) == expected_nodes, what="node3's copy of repmgr.nodes is complete")
+
+    # Events, with repmgr's detail texts (cluster_created has none, primary_register an empty one).
+    cloned = f'cloned from host "{node1.address}", port {cluster.port}; backup method: pg_basebackup; --force: N'
+    assert sorted(e[:4] for e in events(node1)) == sorted([
+        (1, "cluster_created", True, None),
+        (1, "primary_register", True, ""),
+        (2, "standby_clone", True, cloned),
+        (3, "standby_clone", True, cloned),
+        (2, "standby_register", True, STANDBY_REGISTERED),
+        (3, "standby_register", True, STANDBY_REGISTERED),
+    ])
+
+    # Data: a row written on node1 is read on both standbys.
+    node1.sql("CREATE TABLE provision_probe (id int PRIMARY KEY, note text)")
+    node1.sql("INSERT INTO provision_probe VALUES (1, 'written on node1')")
+    for standby in (node2, node3):
+        cluster.wait_until(
+            lambda: standby.sql("SELECT note FROM provision_probe") == [("written on node1",)],
+            what=f"the row written on node1 is on {standby.name}",
+        )
+
+
+def test_second_run_changes_nothing(provisioned):
+    before = what_a_run_could_change(provisioned.cluster)
+
+    run = provisioned.console.provision()
+
+    assert run.rc == 0, run.output
+    assert {host: counts["changed"] for host, counts in run.recap.items()} == {"node1": 0, "node2": 0, "node3": 0}
+    assert run.failed() == 0
+    assert what_a_run_could_change(provisioned.cluster) == before
+
+
+def test_check_run_reports_and_writes_nothing(provisioned, check_run):
+    run, before, after = check_run
+
+    assert run.rc == 0, run.output
+    assert {host: counts["changed"] for host, counts in run.recap.items()} == {"node1": 0, "node2": 0, "node3": 0}
+    assert after == before
+
+
+def test_real_repmgr_cli_reads_the_provisioned_cluster(provisioned):
+    cluster, console = provisioned.cluster, provisioned.console
+    node1, node2, node3 = cluster.nodes
+
+    info = console.cluster_info(node2, events=True, all=True)
+
+    # The role wrote each node's repmgr.conf where the CLI (and repmgr.nodes.config_file) expect it.
+    for node in cluster.nodes:
+        show = console.repmgr_cluster_show(node)
+        assert show.rc == 0, show.stdout + show.stderr
+        assert {row["Name"]: row["Status"] for row in show.rows} == {
+            "node1": "* running", "node2": "  running", "node3": "  running"}
+        assert {row["Name"]: row["Status"] for row in show.rows} == {n["node_name"]: n["status"] for n in info["nodes"]}
+        assert show.table == info["table"]
+    assert info["exit_code"] == 0 and info["warnings_detected"] == []
+
+    cli_events = console.repmgr_cluster_event(node2)
+    assert cli_events.event_rows() == console.printed_events(info["events"])
+    assert sorted(row[2] for row in cli_events.event_rows()) == [
+        "cluster_created", "primary_register", "standby_clone", "standby_clone", "standby_register",
+        "standby_register"]
+
+
+def test_the_password_is_in_no_output_and_no_metadata(provisioned, check_run):
+    cluster = provisioned.cluster
+    password = cluster.password
+
+    # Every console run checks its own output; the first and the most talkative (-vvv --diff) here again.
+    for run in (provisioned.first_run, check_run[0]):
+        assert password not in run.output
+    # Where the password must not be either: metadata, events, repmgr.conf, the standbys' primary_conninfo.
+    node1 = cluster.nodes[0]
+    assert not any(password in str(row) for row in nodes_table(node1) + events(node1))
+    for node in cluster.nodes:
+        assert password not in node.repmgr_conf.read_text()
+    for standby in cluster.nodes[1:]:
+        conninfo = standby.sql("SHOW primary_conninfo")[0][0]
+        assert "password" not in conninfo and f"passfile={cluster.passfile}" in conninfo
+
+
+def test_rerun_after_a_manual_failover_never_starts_the_old_primary(failed_over):
+    """The split-brain guard: node2 is the primary now, node1 holds a primary's data directory."""
+    cluster, console = failed_over.cluster, failed_over.console
+    node1, node2, node3 = cluster.nodes
+    metadata_before, events_before = nodes_table(node2), events(node2)
+
+    run = console.provision()
+
+    # node1 fails with a message that says why and what to do; it is not started.
+    assert run.rc != 0
+    assert run.recap["node1"]["failed"] == 1, run.recap
+    assert said(run, "node1 holds a primary's data directory"), run.output
+    assert said(run, "node2 is the cluster's primary") and said(run, "rejoin"), run.output
+    assert not node1.is_running()
+    # node2 stays the primary, node3 keeps streaming from it; nothing else was done.
+    assert {host: (counts["failed"], counts["changed"]) for host, counts in run.recap.items() if host != "node1"} == {
+        "node2": (0, 0), "node3": (0, 0)}
+    assert not node2.in_recovery()
+    assert node3.in_recovery()
+    assert replication(node2) == [("node3", "streaming", "repmgr_slot_3", True)]
+    assert wal_receiver(node3) == [("streaming", node2.address, "repmgr_slot_3")]
+    assert nodes_table(node2) == metadata_before
+    assert [(r[0], r[1], r[2], r[3]) for r in metadata_before] == [
+        (1, "primary", None, False), (2, "primary", None, True), (3, "standby", 2, True)]
+    assert events(node2) == events_before
+
+
+def test_rerun_with_the_old_primary_running_again_never_picks_it(failed_over):
+    """Worse: someone started node1 by hand, so two servers run as primary. provision must not follow node1."""
+    cluster, console = failed_over.cluster, failed_over.console
+    node1, node2, node3 = cluster.nodes
+    metadata_before, events_before = nodes_table(node2), events(node2)
+    node1.start()
+    try:
+        assert not node1.in_recovery()  # the stale primary is up and writable: split brain
+
+        run = console.provision()
+
+        assert run.rc != 0
+        assert run.recap["node1"]["failed"] >= 1, run.recap
+        # The live primary is never told to be rejoined, and nobody is made to follow node1.
+        assert not said(run, "node2 holds a primary's data directory"), run.output
+        assert not said(run, 'upstream "node1"'), run.output
+        assert not node2.in_recovery()
+        assert replication(node2) == [("node3", "streaming", "repmgr_slot_3", True)]
+        assert nodes_table(node2) == metadata_before
+        assert events(node2) == events_before
+    finally:
+        node1.stop(mode="fast")
