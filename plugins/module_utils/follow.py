@@ -137,11 +137,23 @@ def attached_to(target, node_name, ctx):
     return state if found is status.Attachment.NOT_ATTACHED else found.value
 
 
-def wait_attached(target, node_name, timeout, ctx):
-    """Seconds until `node_name` streams from `target`; None when it did not within `timeout`."""
+def streams_on_timeline(node, timeline_id, ctx):
+    """The node's own WAL receiver streams, on `timeline_id` (seen from the standby's side)."""
+    seen = probe.probe_nodes([node], ctx.password, ctx.timeout, ctx.secrets)[node.node_id]
+    return bool(seen.connected and seen.wal_receiver_streaming and seen.wal_receiver_timeline == timeline_id)
+
+
+def wait_attached(target, node, timeout, ctx, target_timeline):
+    """Seconds until `node` streams from `target`; None when it did not within `timeout`.
+
+    Both sides must agree: the target's walsender for the node is streaming, and the node's WAL
+    receiver streams the target's timeline. A diverged node can briefly show a streaming
+    walsender while it replays its old timeline up to the switch point, then fail.
+    """
     started = time.monotonic()
     while True:
-        if attached_to(target, node_name, ctx) == "attached":
+        if (attached_to(target, node.node_name, ctx) == "attached"
+                and streams_on_timeline(node, target_timeline, ctx)):
             return round(time.monotonic() - started, 3)
         if time.monotonic() - started >= timeout:
             return None
@@ -223,7 +235,7 @@ def follow(params, local_conn, ctx, local_conninfo):
             ctx.log.add(replication.CREATE_SLOT)
         ctx.log.add(*replication.set_standby_settings(local_conn, {"primary_conninfo": desired_conninfo,
                                                                    "primary_slot_name": me.slot_name}))
-        result.attach_seconds = wait_attached(target, me.node_name, params["wait_timeout"], ctx)
+        result.attach_seconds = wait_attached(target, me, params["wait_timeout"], ctx, target_pos.timeline)
         if result.attach_seconds is None:
             failure = STANDBY_FOLLOW_TIMEOUT % (target.node_name, target.node_id, params["wait_timeout"])
             record_follow(primary_conn, me, target, "standby_follow", failure, False, ctx)
@@ -318,7 +330,11 @@ def rejoin(params, login_conn, ctx, run_command):
 
         environ = {"PGPASSWORD": ctx.password} if ctx.password else {}
         if params["rewind"]:
-            result.rewound = rewind(bindir, path, primary, params, environ, run_command)
+            # pg_rewind reads the source's timeline from its last checkpoint: right after a
+            # promotion that still names the old one, and pg_rewind would wrongly see nothing to do.
+            primary_conn.execute(replication.CHECKPOINT)
+            ctx.log.add(replication.CHECKPOINT)
+            result.rewound = rewind(bindir, path, primary, params, environ, run_command, clean)
         settings = dict(primary_conninfo=standby_conninfo(primary, me, params.get("passfile")),
                         primary_slot_name=me.slot_name)
         datadir.write_standby_config(path, settings)
@@ -326,7 +342,9 @@ def rejoin(params, login_conn, ctx, run_command):
             replication.ensure_slot(primary_conn, me.slot_name)
             ctx.log.add(replication.CREATE_SLOT)
         start_server(bindir, path, params, run_command)
-        result.attach_seconds = wait_attached(primary, me.node_name, params["wait_timeout"], ctx)
+        with replication_session(primary.conninfo, ctx) as repl:
+            primary_timeline = replication.identify_system(repl).timeline
+        result.attach_seconds = wait_attached(primary, me, params["wait_timeout"], ctx, primary_timeline)
         if result.attach_seconds is None:
             failure = ("node %d did not attach to node %d within %d seconds"
                        % (me.node_id, primary.node_id, params["wait_timeout"]))
@@ -339,10 +357,19 @@ def rejoin(params, login_conn, ctx, run_command):
     return result
 
 
-def rewind(bindir, path, primary, params, environ, run_command):
-    """pg_rewind from the primary, keeping the node's own configuration files. True if it rewound."""
+def rewind(bindir, path, primary, params, environ, run_command, clean=True):
+    """pg_rewind from the primary, keeping the node's own configuration files. True if it rewound.
+
+    An unclean shutdown is recovered by pg_rewind itself (PostgreSQL 13+) with a single-user
+    server, which refuses standby mode: standby.signal is set aside meanwhile, as repmgr does
+    (write_standby_config creates it again).
+    """
     preserved = params.get("preserve_files") or list(DEFAULT_PRESERVED_FILES)
     keep = tempfile.mkdtemp(prefix="pgha-rejoin-")
+    signal = os.path.join(path, datadir.STANDBY_SIGNAL)
+    set_aside = signal + ".pgha-rewind"
+    if not clean and os.path.exists(signal):
+        os.rename(signal, set_aside)
     try:
         for name in preserved:
             if os.path.isfile(os.path.join(path, name)):
@@ -357,6 +384,8 @@ def rewind(bindir, path, primary, params, environ, run_command):
             shutil.copy2(os.path.join(keep, name), os.path.join(path, name))
     finally:
         shutil.rmtree(keep, ignore_errors=True)
+        if os.path.exists(set_aside):
+            os.rename(set_aside, signal)
     # Slots copied from the primary are not this node's (repmgr empties pg_replslot too).
     slots = os.path.join(path, "pg_replslot")
     if os.path.isdir(slots):

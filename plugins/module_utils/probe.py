@@ -54,6 +54,7 @@ async def _probe_connected(conn, node_id):
         replication=clients,
         wal_receiver_streaming=(receiver is not None and receiver[0] == "streaming"),
         wal_receiver_upstream=receiver[1] if receiver else None,
+        wal_receiver_timeline=receiver[2] if receiver else None,
     )
     return facts
 

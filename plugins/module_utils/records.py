@@ -89,6 +89,7 @@ class NodeObservation:
     # True when a WAL receiver is streaming (pg_stat_wal_receiver.status = 'streaming')
     wal_receiver_streaming: Optional[bool] = None
     wal_receiver_upstream: Optional[str] = None  # sender_host of pg_stat_wal_receiver
+    wal_receiver_timeline: Optional[int] = None  # received_tli of pg_stat_wal_receiver
     extra: dict = field(default_factory=dict, compare=False)
 
     @property

@@ -38,7 +38,7 @@ SELECT application_name, state, sent_lsn::text, flush_lsn::text, replay_lsn::tex
   FROM pg_catalog.pg_stat_replication
 """
 
-WAL_RECEIVER = "SELECT status, sender_host FROM pg_catalog.pg_stat_wal_receiver"
+WAL_RECEIVER = "SELECT status, sender_host, received_tli FROM pg_catalog.pg_stat_wal_receiver"
 
 SLOT_STATE = "SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = %s AND slot_type = 'physical'"
 CREATE_SLOT = "SELECT pg_catalog.pg_create_physical_replication_slot(%s, TRUE)"

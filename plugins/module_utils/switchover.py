@@ -28,7 +28,9 @@ def plan_switchover(view, target_name, max_lag_bytes=DEFAULT_MAX_LAG_BYTES):
                                  % (", ".join(r.node_name for r in running) or "none"))
     old = running[0]
     if old.node_id == target.node_id:
-        raise PreconditionFailed('node "%s" already is the primary' % target.node_name)
+        return dict(already_primary=True, old_primary=dict(node_id=old.node_id, node_name=old.node_name),
+                    target=dict(node_id=target.node_id, node_name=target.node_name), siblings=[], lag_bytes=0,
+                    event_details=None)
     seen = view.observations.get(target.node_id)
     old_seen = view.observations.get(old.node_id)
     problems = []
@@ -59,6 +61,7 @@ def plan_switchover(view, target_name, max_lag_bytes=DEFAULT_MAX_LAG_BYTES):
         raise PreconditionFailed('switchover to "%s" refused, nothing was changed: %s'
                                  % (target.node_name, "; ".join(problems)))
     return dict(
+        already_primary=False,
         old_primary=dict(node_id=old.node_id, node_name=old.node_name),
         target=dict(node_id=target.node_id, node_name=target.node_name),
         siblings=[dict(node_id=r.node_id, node_name=r.node_name) for r in siblings],

@@ -74,8 +74,9 @@ def check_can_follow(node_name, local, target_name, target, history=()):
         )
     if target.timeline < local.timeline:
         raise PreconditionFailed(
-            "cannot follow %s: its timeline %d is older than %s's timeline %d"
-            % (target_name, target.timeline, node_name, local.timeline)
+            "cannot follow %s: its timeline %d is older than %s's timeline %d (%s was promoted after it); "
+            "follow a node on timeline %d or later, or clone %s again"
+            % (target_name, target.timeline, node_name, local.timeline, node_name, local.timeline, node_name)
         )
     if target.timeline == local.timeline:
         if local.lsn > target.lsn:

@@ -39,6 +39,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+already_primary:
+  description: The requested node already is the running primary (then there is nothing to do).
+  returned: always
+  type: bool
 old_primary:
   description: node_id and node_name of the current primary.
   returned: always
