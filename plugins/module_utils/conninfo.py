@@ -44,6 +44,10 @@ def parse(conninfo, option="conninfo"):
     try:
         return dict(_libpq_conninfo.conninfo_to_dict(conninfo))
     except _ConninfoError as exc:
+        if "password" in conninfo.lower() or "://" in conninfo:
+            # libpq's message quotes pieces of the string, which may be pieces of the password
+            raise InvalidOption(option, "is not a valid libpq connection string (not shown: it holds a password "
+                                        "or a URI; check its quoting)")
         raise InvalidOption(
             option,
             "is not a valid libpq connection string: %s (got %s)" % (mask_text(str(exc)), mask(conninfo)),
@@ -53,7 +57,10 @@ def parse(conninfo, option="conninfo"):
 def build(base="", **params):
     """Join a conninfo string and keyword parameters (None values are left out)."""
     require_psycopg()
-    return _libpq_conninfo.make_conninfo(base, **{k: v for k, v in params.items() if v is not None})
+    try:
+        return _libpq_conninfo.make_conninfo(base, **{k: v for k, v in params.items() if v is not None})
+    except _ConninfoError as exc:
+        raise InvalidOption("connect_params", "holds something libpq does not accept: %s" % mask_text(str(exc)))
 
 
 def mask(conninfo):

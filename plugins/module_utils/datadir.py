@@ -17,6 +17,9 @@ from typing import Optional
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PreconditionFailed
 
 AUTO_CONF = "postgresql.auto.conf"
+# pg_controldata's labels and pg_rewind's messages are translated (a German host prints
+# "Datenbanksystemidentifikation"): every PostgreSQL command whose output we read runs in C.
+C_LOCALE = {"LC_ALL": "C", "LANG": "C", "LC_MESSAGES": "C"}
 STANDBY_SIGNAL = "standby.signal"
 # Settings this collection owns in postgresql.auto.conf (repmgr rewrites the same ones).
 STANDBY_SETTINGS = ("primary_conninfo", "primary_slot_name")
@@ -73,7 +76,7 @@ def pid_alive(pid):
 
 def controldata(bindir, path, run_command):
     """pg_controldata as a dict of its 'Key: value' lines."""
-    rc, out, err = run_command([os.path.join(bindir, "pg_controldata"), "-D", path])
+    rc, out, err = run_command([os.path.join(bindir, "pg_controldata"), "-D", path], environ_update=dict(C_LOCALE))
     if rc != 0:
         raise CommandFailed("pg_controldata failed on %s (rc %s): %s" % (path, rc, (err or out).strip()),
                             rc=rc, stdout=out, stderr=err)

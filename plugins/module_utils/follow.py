@@ -57,12 +57,14 @@ class FollowResult:
     rewound: bool = False
     attach_seconds: Optional[float] = None
     old_slot_dropped: Optional[str] = None
+    stale_slot_dropped: Optional[str] = None
     events: list = field(default_factory=list)
 
     def as_dict(self):
         return dict(changed=self.changed, node_id=self.node_id, upstream_node_id=self.upstream_node_id,
                     upstream_node_name=self.upstream_node_name, reason=self.reason, rewound=self.rewound,
-                    attach_seconds=self.attach_seconds, old_slot_dropped=self.old_slot_dropped, events=self.events)
+                    attach_seconds=self.attach_seconds, old_slot_dropped=self.old_slot_dropped,
+                    stale_slot_dropped=self.stale_slot_dropped, events=self.events)
 
 
 def validate(params):
@@ -170,6 +172,22 @@ def drop_old_slot(me, previous, target, ctx):
             return me.slot_name if replication.drop_slot_if_inactive(conn, me.slot_name) else None
     except Exception:  # pylint: disable=broad-except
         return None  # a down former upstream keeps its slot; nothing to do about it now
+
+
+def drop_upstreams_slot_here(me, primary, ctx):
+    """Drop the new primary's own slot on the rejoined node, as repmgr's node rejoin does.
+
+    A former primary still holds the slot its standby streamed through; unused now, it would
+    keep WAL on the rejoined node forever.
+    """
+    if not primary.slot_name:
+        return None
+    try:
+        with connection.connect(connection.node_conninfo(me.conninfo, ctx.password), connect_timeout=ctx.timeout,
+                                secrets=ctx.secrets) as conn:
+            return primary.slot_name if replication.drop_slot_if_inactive(conn, primary.slot_name) else None
+    except Exception:  # pylint: disable=broad-except
+        return None
 
 
 def record_follow(primary_conn, me, target, event, details, successful, ctx):
@@ -353,6 +371,7 @@ def rejoin(params, login_conn, ctx, run_command):
                           "rewind: true)" % (failure, describe(primary)))
         previous = next((r for r in records if r.node_id == me.upstream_node_id), None)
         result.old_slot_dropped = drop_old_slot(me, previous, primary, ctx)
+        result.stale_slot_dropped = drop_upstreams_slot_here(me, primary, ctx)
         record_follow(primary_conn, me, primary, "node_rejoin", details, True, ctx)
     return result
 
@@ -376,7 +395,7 @@ def rewind(bindir, path, primary, params, environ, run_command, clean=True):
                 shutil.copy2(os.path.join(path, name), os.path.join(keep, name))
         source = conninfo_util.build(primary.conninfo, application_name="pgha-repmgr-rewind")
         argv = [os.path.join(bindir, "pg_rewind"), "--target-pgdata=%s" % path, "--source-server=%s" % source]
-        rc, out, err = run_command(argv, environ_update=environ)
+        rc, out, err = run_command(argv, environ_update=dict(datadir.C_LOCALE, **environ))
         if rc != 0:
             raise CommandFailed("pg_rewind failed (rc %s): %s" % (rc, (err or out).strip()), rc=rc, stdout=out,
                                 stderr=err)
@@ -401,7 +420,7 @@ def start_server(bindir, path, params, run_command):
         argv = [os.path.join(bindir, "pg_ctl"), "start", "-D", path, "-w", "-t", str(params.get("start_timeout", 60))]
         if params.get("log_file"):
             argv += ["-l", params["log_file"]]
-    rc, out, err = run_command(argv)
+    rc, out, err = run_command(argv, environ_update=dict(datadir.C_LOCALE))
     if rc != 0:
         raise CommandFailed("starting the node failed (rc %s): %s" % (rc, (err or out).strip()), rc=rc, stdout=out,
                             stderr=err, cmd=argv)

@@ -10,19 +10,45 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, PghaError
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PghaError
 
 try:
-    # Only checked for presence here.
-    import psycopg  # noqa: F401 pylint: disable=unused-import
+    import psycopg
     PSYCOPG_IMPORT_ERROR = None
 except ImportError:
+    psycopg = None
     PSYCOPG_IMPORT_ERROR = traceback.format_exc()
+
+
+CONNINFO_OPTIONS = ("conninfo", "primary_conninfo", "upstream_conninfo")
 
 
 def require_psycopg(module):
     if PSYCOPG_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("psycopg (version 3)"), exception=PSYCOPG_IMPORT_ERROR)
+    protect_embedded_passwords(module)
+
+
+def protect_embedded_passwords(module):
+    """A password typed inside a conninfo option or connect_params is masked in every output.
+
+    Those options are not no_log (their value is shown, masked, in results), so the password
+    itself is added to the module's no_log values, which Ansible removes from everything it
+    returns, the echoed invocation included.
+    """
+    candidates = [module.params.get(name) for name in CONNINFO_OPTIONS]
+    for value in candidates:
+        if not value:
+            continue
+        try:
+            password = conninfo_util.parse(value).get("password")
+        except (InvalidOption, ImportError):
+            password = None
+        if password:
+            module.no_log_values.add(password)
+    extra = module.params.get("connect_params") or {}
+    if extra.get("password"):
+        module.no_log_values.add(str(extra["password"]))
 
 
 def secrets_of(module):
@@ -33,6 +59,10 @@ def secrets_of(module):
 def fail(module, error, **result):
     """fail_json from a core error, with its message masked once more as a last defence."""
     message = conninfo_util.mask_text(str(error), secrets=secrets_of(module))
+    for key, value in getattr(error, "details", {}).items():
+        # facts a playbook can act on, such as promote_requested; never free text from a server
+        if isinstance(value, bool) and key not in result:
+            result[key] = value
     if isinstance(error, CommandFailed):
         result.setdefault("rc", error.rc)
         result.setdefault("stdout", conninfo_util.mask_text(error.stdout, secrets_of(module)))
@@ -41,11 +71,17 @@ def fail(module, error, **result):
 
 
 def run(module, body, **result):
-    """Run body(); turn PghaError into a clean failure (never a traceback for an expected problem)."""
+    """Run body(); turn PghaError and PostgreSQL errors into clean failures (no traceback)."""
     try:
         return body()
     except PghaError as error:
         fail(module, error, **result)
+    except Exception as error:  # pylint: disable=broad-except
+        if PSYCOPG_IMPORT_ERROR is None and isinstance(error, psycopg.Error):
+            state = getattr(error, "sqlstate", None)
+            where = " (SQLSTATE %s)" % state if state else ""
+            fail(module, PghaError("PostgreSQL error%s: %s" % (where, str(error).strip())), **result)
+        raise
 
 
 def context(module):

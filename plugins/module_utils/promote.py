@@ -27,15 +27,20 @@ def describe(record):
 
 def plan_promote(record, facts, running_primaries, force):
     """'promote', or None when the node already is the registered, running primary (pure)."""
+    others = [r for r in running_primaries if r.node_id != record.node_id]
     if not facts["in_recovery"]:
         if record.type == NodeType.PRIMARY.value and record.active:
             return None
+        if not others:
+            # Promoted already (an earlier run timed out or lost its connection before the
+            # metadata write): the server is the only primary, so the metadata catches up.
+            return "record"
         raise PreconditionFailed(
-            "node %s is not in recovery but is registered as %s %s: it is a primary the metadata does not know; "
-            "register it with repmgr_node (role: primary, force: true) if that is intended"
-            % (describe(record), "an active" if record.active else "an inactive", record.type)
+            "node %s is not in recovery but is registered as %s %s, and %s is running as a primary too: "
+            "two primaries; fence one of them"
+            % (describe(record), "an active" if record.active else "an inactive", record.type,
+               ", ".join(describe(r) for r in others))
         )
-    others = [r for r in running_primaries if r.node_id != record.node_id]
     if others and not force:
         raise PreconditionFailed(
             "this replication cluster already has an active primary: %s is running as a primary; "
@@ -83,9 +88,32 @@ def promote(params, conn, ctx, run_command=None):
     result["events"] = [dict(node_id=record.node_id, event="standby_promote", details=details)]
     if ctx.check_mode:
         return result
-    if params.get("wait_for_received_lsn"):
-        wait_for_wal(conn, record, params["wait_for_received_lsn"], params.get("wait_for_received_timeout", 30))
+    if action == "promote":
+        if params.get("wait_for_received_lsn"):
+            wait_for_wal(conn, record, params["wait_for_received_lsn"], params.get("wait_for_received_timeout", 30))
+        request_and_wait(params, conn, record, facts, result, run_command)
+    else:
+        result["msg"] = ("node %s was already out of recovery (promoted earlier); its metadata now says so"
+                         % describe(record))
+    try:
+        with conn.transaction():
+            with conn.cursor() as cur:
+                metadata.set_primary(cur, record.node_id)
+                metadata.write_event(cur, record.node_id, "standby_promote", True, details)
+    # A psycopg error, or the session was lost: either way the server is a primary now.
+    except Exception as error:  # pylint: disable=broad-except
+        raise PreconditionFailed("node %s is promoted, but its metadata could not be written (%s): run the module "
+                                 "again to record it" % (describe(record), error), promote_requested=True)
+    ctx.log.add(replication.PROMOTE, metadata.DEACTIVATE_OTHER_PRIMARIES, metadata.SET_PRIMARY, metadata.INSERT_EVENT)
+    return result
 
+
+def request_and_wait(params, conn, record, facts, result, run_command):
+    """Ask for the promotion, then wait until the server has left recovery.
+
+    From the request on, a failure says promote_requested: the server may still become a
+    primary, so a caller must not start another one (the switchover's rescue checks it).
+    """
     started = time.monotonic()
     if replication.can_call_pg_promote(conn):
         replication.request_promotion(conn)
@@ -93,16 +121,14 @@ def promote(params, conn, ctx, run_command=None):
     else:
         pg_ctl_promote(params, run_command, facts["server_version_num"] // 10000)
         result["method"] = "pg_ctl promote"
-    replication.wait_until(lambda: not replication.in_recovery(conn), params["promote_check_timeout"],
-                           "node %s leaves recovery after the promotion request" % describe(record),
-                           interval=POLL_INTERVAL)
+    try:
+        replication.wait_until(lambda: not replication.in_recovery(conn), params["promote_check_timeout"],
+                               "node %s leaves recovery after the promotion request" % describe(record),
+                               interval=POLL_INTERVAL)
+    except Timeout as error:
+        raise Timeout("%s; the promotion was requested and may still complete: run the module again to record "
+                      "it, and start no other primary meanwhile" % error, promote_requested=True)
     result["promote_seconds"] = round(time.monotonic() - started, 3)
-    with conn.transaction():
-        with conn.cursor() as cur:
-            metadata.set_primary(cur, record.node_id)
-            metadata.write_event(cur, record.node_id, "standby_promote", True, details)
-    ctx.log.add(replication.PROMOTE, metadata.DEACTIVATE_OTHER_PRIMARIES, metadata.SET_PRIMARY, metadata.INSERT_EVENT)
-    return result
 
 
 def wait_for_wal(conn, record, lsn_text, timeout):
@@ -136,7 +162,7 @@ def pg_ctl_promote(params, run_command, major_version):
                                  "pg_promote TO ...) or set data_directory to promote with pg_ctl")
     bindir = datadir.bindir_for(major_version, params.get("pg_bindir"))
     argv = [os.path.join(bindir, "pg_ctl"), "promote", "-D", params["data_directory"]]
-    rc, out, err = run_command(argv)
+    rc, out, err = run_command(argv, environ_update=dict(datadir.C_LOCALE))
     if rc != 0:
         raise CommandFailed("pg_ctl promote failed (rc %s): %s" % (rc, (err or out).strip()), rc=rc, stdout=out,
                             stderr=err)

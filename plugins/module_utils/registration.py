@@ -211,9 +211,11 @@ def plan_primary_register(desired, records, schema_plan, running_primaries, forc
     existing = find_record(records, node_id=desired.node_id)
     for other in running_primaries:
         if other.node_id != desired.node_id:
+            registered = ("an active registered primary" if other.type == NodeType.PRIMARY.value
+                          else "a node registered as %s" % other.type)
             raise PreconditionFailed(
-                'there is already an active registered primary "%s" (ID: %d) in this cluster, and it is running '
-                "as a primary; a cluster has one primary" % (other.node_name, other.node_id)
+                'there is already %s "%s" (ID: %d) in this cluster, and it is running as a primary; '
+                "a cluster has one primary" % (registered, other.node_name, other.node_id)
             )
     check_name_unique(records, desired)
     check_type_change(existing, desired, force)
@@ -427,7 +429,9 @@ def register_primary(params, local_conn, ctx):
     schema_plan = schema.plan(schema.detect(local_conn), params["metadata_mode"])
     records = [] if schema_plan else metadata.read_nodes(local_conn)
     desired = desired_record(params, parsed, NodeType.PRIMARY.value)
-    others = [r for r in records if r.type == NodeType.PRIMARY.value and r.active and r.node_id != desired.node_id]
+    # Every other active node is probed, not only primary records: a stale copy of the metadata
+    # (a failed former primary's) lists the promoted node as a standby.
+    others = [r for r in records if r.active and r.type != NodeType.WITNESS.value and r.node_id != desired.node_id]
     seen = probe.probe_nodes(others, ctx.password, ctx.timeout, ctx.secrets)
     running = [r for r in others if seen[r.node_id].connected and seen[r.node_id].in_recovery is False]
     plan = plan_primary_register(desired, records, schema_plan, running, params["force"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import datadir
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PreconditionFailed
 
 STATES = ("started", "stopped", "restarted", "status")
 STOP_MODES = ("smart", "fast", "immediate")
@@ -46,7 +46,7 @@ def pg_ctl(bindir, *args):
 
 
 def run_checked(run_command, argv, what):
-    rc, out, err = run_command(argv)
+    rc, out, err = run_command(argv, environ_update=dict(datadir.C_LOCALE))
     if rc != 0:
         raise CommandFailed("%s failed (rc %s): %s" % (what, rc, (err or out).strip()), rc=rc, stdout=out,
                             stderr=err, cmd=argv)
@@ -82,6 +82,11 @@ def manage(params, run_command, checkpoint=None, check_mode=False):
         running = False
         result.update(describe_stop(datadir.controldata(bindir, path, run_command)))
     if wanted in ("started", "restarted") and not running:
+        if not state.standby_signal and not params.get("allow_primary"):
+            raise PreconditionFailed(
+                "%s has no standby.signal: it would start as a primary. A failed former primary started beside the "
+                "live one makes two (rejoin it instead: playbook pgha.repmgr.rejoin); set allow_primary: true only "
+                "when it is the cluster's one primary" % path)
         start = pg_ctl(bindir, "start", "-D", path, "-w", "-t", timeout)
         if params.get("log_file"):
             start += ["-l", params["log_file"]]

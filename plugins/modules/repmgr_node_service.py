@@ -40,6 +40,13 @@ options:
     description: Run C(CHECKPOINT) before stopping (makes the shutdown quicker).
     type: bool
     default: false
+  allow_primary:
+    description:
+      - Allow starting a data directory without C(standby.signal), which comes up as a writable primary.
+        Without it such a start is refused, because a failed former primary started beside the live one makes
+        two primaries. Set it only for the cluster's one primary.
+    type: bool
+    default: false
   timeout:
     description: Seconds pg_ctl may wait for the start or stop.
     type: int
@@ -111,6 +118,7 @@ def main():
         state=dict(type="str", choices=list(service.STATES), default="status"),
         mode=dict(type="str", choices=list(service.STOP_MODES), default="fast"),
         checkpoint=dict(type="bool", default=False),
+        allow_primary=dict(type="bool", default=False),
         timeout=dict(type="int", default=60),
         log_file=dict(type="path"),
         start_command=dict(type="list", elements="str"),

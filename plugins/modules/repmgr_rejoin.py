@@ -94,6 +94,10 @@ upstream_node_name:
   description: Its name.
   returned: always
   type: str
+stale_slot_dropped:
+  description: The primary's own slot, left on the rejoined node from when it was the primary, dropped here.
+  returned: always
+  type: str
 rewound:
   description: Whether pg_rewind changed the data directory.
   returned: always

@@ -289,3 +289,25 @@ def test_rerun_with_the_old_primary_running_again_never_picks_it(failed_over):
         assert events(node2) == events_before
     finally:
         node1.stop(mode="fast")
+
+
+def test_a_stopped_primary_is_started_only_when_some_node_confirms_it(failed_over):
+    """After the failover, node2 (the live primary) is stopped too and node3 cannot say who is primary.
+
+    With no node's metadata showing a running primary, the inventory names node1, whose data
+    directory is the failed former primary's: it must not be started. Only when the DBA says so
+    (-e pgha_start_unconfirmed_primary=true) is the inventory's primary started.
+    """
+    cluster, console = failed_over.cluster, failed_over.console
+    node1, node2, node3 = cluster.nodes
+    node2.stop(mode="fast")
+    try:
+        run = console.provision()
+
+        assert run.rc != 0
+        assert said(run, "no node's metadata confirms that it is the cluster's live primary"), run.output
+        assert not node1.is_running(), "a failed former primary was started as a primary"
+        assert not node2.is_running()
+    finally:
+        node2.start()
+        cluster.wait_until(lambda: not node2.in_recovery(), what="node2 is back as the primary")
