@@ -12,12 +12,13 @@ and a slot we made). The standby_clone event is written last, on the primary.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
 from ansible_collections.pgha.repmgr.plugins.module_utils import datadir, metadata, replication
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PreconditionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import slot_name_for
 
 CLONE_EVENT = 'cloned from host "%s", port %s; backup method: pg_basebackup; --force: %s'
 
@@ -28,7 +29,6 @@ class ClonePlan:
     reason: str
     clear_first: bool = False
     create_slot: bool = False
-    messages: list = field(default_factory=list)
 
 
 def validate(params):
@@ -77,13 +77,17 @@ def basebackup_argv(bindir, data_directory, source_conninfo, slot_name, extra_op
     return argv + list(extra_options or [])
 
 
-def source_conninfo(upstream_conninfo, replication_user, node_name):
-    """What pg_basebackup connects with: the upstream, as the replication user, named like the standby."""
+def source_conninfo(upstream_conninfo, replication_user, node_name, connect_timeout=10):
+    """What pg_basebackup connects with: the upstream, as the replication user, named like the standby.
+
+    With a connect timeout: an upstream that does not answer must not hang the clone.
+    """
     params = conninfo_util.parse(upstream_conninfo, "upstream_conninfo")
     for key in ("dbname", "password", "replication"):
         params.pop(key, None)
     params["user"] = replication_user
     params["application_name"] = node_name
+    params.setdefault("connect_timeout", str(connect_timeout))
     return conninfo_util.build("", **params)
 
 
@@ -95,7 +99,7 @@ def clone(params, upstream_conn, upstream_conninfo, run_command, check_mode, pas
     path = params["data_directory"]
     state = datadir.inspect(path, bindir, run_command)
     plan = plan_clone(state, facts["system_identifier"], params["force"], datadir.running_pid(state))
-    slot_name = (params.get("slot_name") or "repmgr_slot_%d" % params["node_id"]) if params["use_slot"] else None
+    slot_name = (params.get("slot_name") or slot_name_for(params["node_id"])) if params["use_slot"] else None
     result = dict(changed=plan.action is not None, reason=plan.reason, data_directory=path, slot_name=slot_name,
                   system_identifier=str(facts["system_identifier"]), pg_bindir=bindir, event_written=False)
     if plan.action is None or check_mode:
@@ -108,7 +112,8 @@ def clone(params, upstream_conn, upstream_conninfo, run_command, check_mode, pas
     environ = {"PGPASSWORD": password} if password else {}
     if params.get("passfile"):
         environ["PGPASSFILE"] = params["passfile"]
-    argv = basebackup_argv(bindir, path, source_conninfo(upstream_conninfo, repl_user, params["node_name"]),
+    argv = basebackup_argv(bindir, path, source_conninfo(upstream_conninfo, repl_user, params["node_name"],
+                                                         params.get("connect_timeout") or 10),
                            slot_name, params.get("pg_basebackup_options"))
     if plan.clear_first:
         datadir.clear_directory(path)

@@ -64,18 +64,28 @@ def read_view(conn, password=None, timeout=5, secrets=()):
     return ClusterView(records, observations, status.cluster_show(masked, observations))
 
 
-def node_attachment(view, record):
-    """Attachment of a standby to its recorded upstream (status.attachment's rule), as text.
+def attachment_text(upstream_observation, node_name):
+    """status.attachment()'s verdict on `node_name` as one word for results and checks.
 
     'attached', 'detached', 'unknown', or the walsender state when it is not streaming.
     """
+    if upstream_observation is None:
+        return status.Attachment.UNKNOWN.value
+    attachment, state = status.attachment(upstream_observation, node_name)
+    return state if attachment is status.Attachment.NOT_ATTACHED else attachment.value
+
+
+def attachment_on(upstream, node_name, password=None, timeout=5, secrets=()):
+    """Probe `upstream` now and say whether `node_name` streams from it (attachment_text)."""
+    seen = probe.probe_nodes([upstream], password, timeout, secrets)[upstream.node_id]
+    return attachment_text(seen, node_name)
+
+
+def node_attachment(view, record):
+    """Attachment of a standby to its recorded upstream, as text (None for other nodes)."""
     if record.type != NodeType.STANDBY.value or record.upstream_node_id is None:
         return None
-    upstream_obs = view.observations.get(record.upstream_node_id)
-    if upstream_obs is None:
-        return status.Attachment.UNKNOWN.value
-    attachment, state = status.attachment(upstream_obs, record.node_name)
-    return state if attachment is status.Attachment.NOT_ATTACHED else attachment.value
+    return attachment_text(view.observations.get(record.upstream_node_id), record.node_name)
 
 
 def node_summaries(view):
@@ -148,7 +158,7 @@ def choose_live_primary(views):
     candidates = {}
     for view in views:
         for node in (view or {}).get("nodes") or []:
-            if node.get("status") == "* running":
+            if node.get("status") == status.STATUS_PRIMARY_RUNNING:
                 candidates[node["node_name"]] = max(candidates.get(node["node_name"], 0), node.get("timeline") or 0)
     if not candidates:
         return None

@@ -17,6 +17,8 @@ from typing import Optional
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PreconditionFailed
 
 AUTO_CONF = "postgresql.auto.conf"
+# pg_controldata "Database cluster state" values of a clean shutdown (primary, standby).
+CLEAN_SHUTDOWN_STATES = ("shut down", "shut down in recovery")
 # pg_controldata's labels and pg_rewind's messages are translated (a German host prints
 # "Datenbanksystemidentifikation"): every PostgreSQL command whose output we read runs in C.
 C_LOCALE = {"LC_ALL": "C", "LANG": "C", "LC_MESSAGES": "C"}
@@ -180,16 +182,6 @@ def write_standby_config(path, settings):
         os.chmod(signal, 0o600)
         changed = True
     return changed
-
-
-def current_standby_settings(path):
-    """{primary_conninfo, primary_slot_name} as postgresql.auto.conf has them (last one wins)."""
-    values = {}
-    for line in read_auto_conf(path):
-        match = re.match(r"^\s*(primary_conninfo|primary_slot_name)\s*=\s*'((?:[^']|'')*)'", line)
-        if match:
-            values[match.group(1)] = match.group(2).replace("''", "'")
-    return values
 
 
 def require_not_root(geteuid=os.geteuid):

@@ -24,14 +24,14 @@ from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, datadir, metadata, probe
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
-from ansible_collections.pgha.repmgr.plugins.module_utils import replication, status, timeline
+from ansible_collections.pgha.repmgr.plugins.module_utils import replication, timeline
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     CommandFailed,
     InvalidOption,
     PreconditionFailed,
     Timeout,
 )
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, lsn_from_text
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, furthest_lsn, lsn_from_text
 
 STANDBY_FOLLOW_OK = 'standby attached to upstream node "%s" (ID: %d)'
 STANDBY_FOLLOW_TIMEOUT = 'standby did not attach to upstream node "%s" (ID: %d) after %d seconds'
@@ -40,7 +40,6 @@ POLL_INTERVAL = 0.1
 # Files that live in the data directory on initdb layouts and must survive pg_rewind, which
 # copies the source's: the node's own settings (listen address, ...) and access rules.
 DEFAULT_PRESERVED_FILES = ("postgresql.conf", "pg_hba.conf", "pg_ident.conf", "pgha.conf")
-CLEAN_SHUTDOWN_STATES = ("shut down", "shut down in recovery")
 
 
 def describe(record):
@@ -133,10 +132,8 @@ def target_position(target, ctx, local_timeline):
 
 
 def attached_to(target, node_name, ctx):
-    """status.attachment() of `node_name` on `target`, as 'attached' / 'detached' / ..."""
-    seen = probe.probe_nodes([target], ctx.password, ctx.timeout, ctx.secrets)[target.node_id]
-    found, state = status.attachment(seen, node_name)
-    return state if found is status.Attachment.NOT_ATTACHED else found.value
+    """cluster.attachment_on() with this run's password and timeout."""
+    return cluster.attachment_on(target, node_name, ctx.password, ctx.timeout, ctx.secrets)
 
 
 def streams_on_timeline(node, timeline_id, ctx):
@@ -232,7 +229,7 @@ def follow(params, local_conn, ctx, local_conninfo):
         local_position = timeline.WalPosition(
             system_identifier=facts["system_identifier"],
             timeline=local_timeline(local_conninfo, ctx, facts),
-            lsn=max(x for x in (facts["received_lsn"], facts["replayed_lsn"], 0) if x is not None))
+            lsn=furthest_lsn(facts["received_lsn"], facts["replayed_lsn"]))
         target_pos, history = target_position(target, ctx, local_position.timeline)
         timeline.check_can_follow(me.node_name, local_position, target.node_name, target_pos, history)
 
@@ -329,7 +326,7 @@ def rejoin(params, login_conn, ctx, run_command):
             raise PreconditionFailed("node %s is running (PID %s): stop it before a rejoin, or use repmgr_follow "
                                      "for a running standby" % (describe(me), pid))
         data = datadir.controldata(bindir, path, run_command)
-        clean = data.get("Database cluster state") in CLEAN_SHUTDOWN_STATES
+        clean = data.get("Database cluster state") in datadir.CLEAN_SHUTDOWN_STATES
         if not params["rewind"]:
             if not clean:
                 raise PreconditionFailed("node %s was not shut down cleanly (state: %s): where its WAL ends is not "
@@ -393,7 +390,9 @@ def rewind(bindir, path, primary, params, environ, run_command, clean=True):
         for name in preserved:
             if os.path.isfile(os.path.join(path, name)):
                 shutil.copy2(os.path.join(path, name), os.path.join(keep, name))
-        source = conninfo_util.build(primary.conninfo, application_name="pgha-repmgr-rewind")
+        source = conninfo_util.build(primary.conninfo, application_name="pgha-repmgr-rewind",
+                                     **({} if "connect_timeout" in conninfo_util.parse(primary.conninfo)
+                                        else {"connect_timeout": 10}))
         argv = [os.path.join(bindir, "pg_rewind"), "--target-pgdata=%s" % path, "--source-server=%s" % source]
         rc, out, err = run_command(argv, environ_update=dict(datadir.C_LOCALE, **environ))
         if rc != 0:

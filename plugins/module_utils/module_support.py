@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+import signal
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PghaError
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PghaError, Timeout
 
 try:
     import psycopg
@@ -70,8 +71,25 @@ def fail(module, error, **result):
     module.fail_json(msg=message, **result)
 
 
-def run(module, body, **result):
-    """Run body(); turn PghaError and PostgreSQL errors into clean failures (no traceback)."""
+def deadline_for(module, *option_names, margin=60):
+    """A safety-net deadline for the whole module: its own waits plus a margin, in seconds."""
+    return margin + sum(int(module.params.get(name) or 0) for name in option_names)
+
+
+def run(module, body, deadline=None, **result):
+    """Run body(); turn PghaError and PostgreSQL errors into clean failures (no traceback).
+
+    `deadline` (seconds) bounds the whole run: libpq's connect_timeout and the server's
+    statement_timeout cannot help when a server stops answering mid-query (SIGSTOP, a cut
+    network), and a blocked query is interrupted by the alarm.
+    """
+    if deadline:
+        def expired(_signum, _frame):
+            raise Timeout("the module did not finish within %d seconds: a PostgreSQL server stopped answering "
+                          "(hung, or the network is cut)" % deadline)
+
+        signal.signal(signal.SIGALRM, expired)
+        signal.alarm(int(deadline))
     try:
         return body()
     except PghaError as error:
@@ -82,6 +100,9 @@ def run(module, body, **result):
             where = " (SQLSTATE %s)" % state if state else ""
             fail(module, PghaError("PostgreSQL error%s: %s" % (where, str(error).strip())), **result)
         raise
+    finally:
+        if deadline:
+            signal.alarm(0)
 
 
 def context(module):

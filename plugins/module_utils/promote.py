@@ -15,7 +15,7 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     PreconditionFailed,
     Timeout,
 )
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, lsn_from_text, lsn_to_text
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, furthest_lsn, lsn_from_text, lsn_to_text
 
 STANDBY_PROMOTE = 'server "%s" (ID: %d) was successfully promoted to primary'
 POLL_INTERVAL = 0.1  # repmgr polls once a second; a promotion usually takes a few hundred ms
@@ -144,7 +144,7 @@ def wait_for_wal(conn, record, lsn_text, timeout):
 
     def received():
         facts = replication.server_facts(conn)
-        return max(x for x in (facts["received_lsn"], facts["replayed_lsn"], 0) if x is not None)
+        return furthest_lsn(facts["received_lsn"], facts["replayed_lsn"])
 
     try:
         replication.wait_until(lambda: received() >= wanted, timeout,

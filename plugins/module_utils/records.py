@@ -97,6 +97,16 @@ class NodeObservation:
         return self.reachability is Reachability.CONNECTED
 
 
+def slot_name_for(node_id: int) -> str:
+    """repmgr's replication slot name of a node: repmgr_slot_<node_id>."""
+    return "repmgr_slot_%d" % node_id
+
+
+def furthest_lsn(*lsns: Optional[int]) -> int:
+    """The furthest of some LSNs (unknown ones ignored); 0 when none is known."""
+    return max([lsn for lsn in lsns if lsn is not None] or [0])
+
+
 def lsn_from_text(text: Optional[str]) -> Optional[int]:
     """'0/3000148' -> 50331976. None stays None."""
     if text is None:

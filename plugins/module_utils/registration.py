@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
-from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, metadata, probe, replication, schema, status
+from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, metadata, probe, replication, schema
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeRecord, NodeType
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeRecord, NodeType, slot_name_for
 
 ATTACH_POLL_INTERVAL = 0.2
 NODE_NAME_MAX = 63  # repmgr.conf limit (NAMEDATALEN - 1): node_name is application_name
@@ -32,10 +32,6 @@ STANDBY_REGISTER_OK = "standby registration succeeded; upstream node ID is %d"
 FORCE_SUFFIX = " (-F/--force option was used)"
 WITNESS_REGISTER_OK = "witness registration succeeded; upstream node ID is %d"
 WITNESS_UNREGISTER_OK = "witness unregistration succeeded"
-
-
-def default_slot_name(node_id):
-    return "repmgr_slot_%d" % node_id
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,6 @@ class Plan:
     events: list = field(default_factory=list)
     copy_nodes_to_witness: bool = False
     drop_slot: Optional[str] = None
-    messages: list = field(default_factory=list)
 
     @property
     def changed(self):
@@ -120,7 +115,7 @@ def desired_record(params, parsed_conninfo, node_type, upstream_node_id=None, up
     """The repmgr.nodes row the options describe (repmgr's init_node_record)."""
     slot = None
     if params.get("use_slot", True):
-        slot = params.get("slot_name") or default_slot_name(params["node_id"])
+        slot = params.get("slot_name") or slot_name_for(params["node_id"])
     priority = params.get("priority")
     if node_type == NodeType.WITNESS.value:
         priority = 0  # repmgr: a witness is never a candidate
@@ -370,14 +365,6 @@ def apply_on_primary(primary_conn, plan, log, schema_plan_on_primary=None, slot_
                 log.add(metadata.INSERT_EVENT)
 
 
-def copy_nodes_to_witness(witness_conn, records, log):
-    """repmgr's witness_copy_node_records: the witness keeps a copy of the primary's nodes."""
-    with witness_conn.transaction():
-        with witness_conn.cursor() as cur:
-            metadata.replace_all_nodes(cur, records)
-    log.add(*metadata.REPLACE_ALL_NODES, metadata.INSERT_NODE)
-
-
 def sync_witness(witness_conn, schema_plan, records, log):
     """Create the metadata on the witness if needed and copy the primary's node rows, one transaction."""
     with witness_conn.transaction():
@@ -471,17 +458,11 @@ def register_standby(params, local_conn, ctx):
     return plan
 
 
-def attachment_now(upstream, node_name, ctx):
-    seen = probe.probe_nodes([upstream], ctx.password, ctx.timeout, ctx.secrets)[upstream.node_id]
-    found, state = status.attachment(seen, node_name)
-    return state if found is status.Attachment.NOT_ATTACHED else found.value
-
-
 def wait_for_attachment(upstream, node_name, timeout, ctx):
     """The attachment, polled for up to `timeout` seconds: a standby just started needs a moment."""
     deadline = time.monotonic() + timeout
     while True:
-        attachment = attachment_now(upstream, node_name, ctx)
+        attachment = cluster.attachment_on(upstream, node_name, ctx.password, ctx.timeout, ctx.secrets)
         if attachment == "attached" or time.monotonic() >= deadline:
             return attachment
         time.sleep(ATTACH_POLL_INTERVAL)

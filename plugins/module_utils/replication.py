@@ -139,11 +139,6 @@ def wait_until(predicate, timeout, what, interval=POLL_INTERVAL):
         time.sleep(interval)
 
 
-def quote_setting(value):
-    """A postgresql.conf value in single quotes, as ALTER SYSTEM writes them."""
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
-
-
 def standby_settings_sql(name, value):
     """ALTER SYSTEM SET <name> = <value> with a bound-literal value and a quoted identifier."""
     return sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))

@@ -37,7 +37,7 @@ def describe_stop(data):
         cluster_state=data.get("Database cluster state"),
         last_checkpoint_lsn=data.get("Latest checkpoint location"),
         timeline=int(data["Latest checkpoint's TimeLineID"]) if data.get("Latest checkpoint's TimeLineID") else None,
-        shut_down_cleanly=data.get("Database cluster state") in ("shut down", "shut down in recovery"),
+        shut_down_cleanly=data.get("Database cluster state") in datadir.CLEAN_SHUTDOWN_STATES,
     )
 
 

@@ -10,7 +10,7 @@ for them first, and nothing changes when one fails.
 from __future__ import annotations
 
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, furthest_lsn
 
 SWITCHOVER_OK = 'node "%s" (ID: %d) promoted to primary, node "%s" (ID: %d) demoted to standby'
 DEFAULT_MAX_LAG_BYTES = 16 * 1024 * 1024
@@ -48,7 +48,7 @@ def plan_switchover(view, target_name, max_lag_bytes=DEFAULT_MAX_LAG_BYTES):
         problems.append('it is not streaming from "%s" (no walsender in state streaming for it)' % old.node_name)
     lag = None
     if seen is not None and seen.connected and old_seen is not None and old_seen.current_lsn is not None:
-        lag = max(0, old_seen.current_lsn - max(seen.received_lsn or 0, seen.replayed_lsn or 0))
+        lag = max(0, old_seen.current_lsn - furthest_lsn(seen.received_lsn, seen.replayed_lsn))
         if lag > max_lag_bytes:
             problems.append("it lags %d bytes behind the primary (limit %d)" % (lag, max_lag_bytes))
     siblings = [r for r in view.records if r.type == NodeType.STANDBY.value and r.active

@@ -159,7 +159,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, metadata, status
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run, secrets_of
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run, secrets_of
 
 try:
     import jmespath
@@ -230,7 +230,7 @@ def main():
             result["query_result"] = compiled_query.search(result)
         return result
 
-    module.exit_json(**run(module, body))
+    module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout", "connect_timeout")))
 
 
 if __name__ == "__main__":

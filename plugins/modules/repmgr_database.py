@@ -75,7 +75,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, database_setup
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run
 
 
 def argument_spec():
@@ -111,7 +111,7 @@ def main():
                                                      p["database"])
         return dict(changed=plan.changed, queries=queries)
 
-    module.exit_json(**run(module, body))
+    module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout")))
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, replication
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run
 
 
 def main():
@@ -90,7 +90,7 @@ def main():
                                              params["details"])
         return dict(changed=True, event_timestamp=str(stamp))
 
-    module.exit_json(**run(module, body))
+    module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout")))
 
 
 if __name__ == "__main__":

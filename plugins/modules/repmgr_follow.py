@@ -92,7 +92,7 @@ queries:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, follow
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, deadline_for, require_psycopg, run
 
 
 def main():
@@ -118,7 +118,7 @@ def main():
         result["queries"] = ctx.log.statements
         return result
 
-    module.exit_json(**run(module, body))
+    module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout", "wait_timeout")))
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, registration
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import ConnectionFailed
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, deadline_for, require_psycopg, run
 
 
 def argument_spec():
@@ -264,7 +264,7 @@ def main():
                 local_conn.close()
         return plan
 
-    plan = run(module, body)
+    plan = run(module, body, deadline=deadline_for(module, "connect_timeout", "attach_timeout"))
     before = registration.record_for_output(plan.before)
     after = registration.record_for_output(plan.record) if plan.write != "delete" else {}
     module.exit_json(

@@ -108,7 +108,7 @@ timeline:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, replication, service
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run
 
 
 def main():
@@ -133,7 +133,8 @@ def main():
         with connection.connect_with_params(params, statement_timeout=params["timeout"]) as conn:
             conn.execute(replication.CHECKPOINT)
 
-    module.exit_json(**run(module, lambda: service.manage(params, module.run_command, checkpoint, module.check_mode)))
+    module.exit_json(**run(module, lambda: service.manage(params, module.run_command, checkpoint, module.check_mode),
+                           deadline=deadline_for(module, "timeout", "timeout", "connect_timeout")))
 
 
 if __name__ == "__main__":

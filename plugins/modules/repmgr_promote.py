@@ -89,7 +89,7 @@ queries:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, promote
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, deadline_for, require_psycopg, run
 
 
 def main():
@@ -115,7 +115,8 @@ def main():
         result["queries"] = ctx.log.statements
         return result
 
-    module.exit_json(**run(module, body))
+    deadline = deadline_for(module, "promote_check_timeout", "wait_for_received_timeout", "connect_timeout")
+    module.exit_json(**run(module, body, deadline=deadline))
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, switchover
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run, secrets_of
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run, secrets_of
 
 
 def main():
@@ -91,7 +91,7 @@ def main():
                                      timeout=params["connect_timeout"], secrets=secrets_of(module))
         return dict(changed=False, **switchover.plan_switchover(view, params["new_primary"], params["max_lag_bytes"]))
 
-    module.exit_json(**run(module, body))
+    module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout", "connect_timeout")))
 
 
 if __name__ == "__main__":

@@ -57,4 +57,5 @@ def test_standby_settings_replace_ours_and_keep_the_rest():
 
 def test_source_conninfo_for_pg_basebackup():
     source = clone.source_conninfo("host=n1 port=5433 user=repmgr dbname=repmgr password=x", "replicator", "node2")
-    assert conninfo.parse(source) == {"host": "n1", "port": "5433", "user": "replicator", "application_name": "node2"}
+    assert conninfo.parse(source) == {"host": "n1", "port": "5433", "user": "replicator", "application_name": "node2",
+                                      "connect_timeout": "10"}
