@@ -64,7 +64,17 @@ class InventoryDefaultsAction(ActionBase):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        args = fill_from_inventory(self._task.args, task_vars, self._templar, self.NODE_DEFAULTS, self.LOGIN_TARGET)
+        args = fill_from_inventory(self._task.args, self.node_vars(task_vars), self._templar, self.NODE_DEFAULTS,
+                                   self.LOGIN_TARGET)
         result.update(self._execute_module(module_name=self._task.resolved_action or self._task.action,
                                            module_args=args, task_vars=task_vars))
         return result
+
+    def node_vars(self, task_vars):
+        """The variables of the node the module acts on: the delegated host's when delegate_to is set."""
+        delegate = self._task.delegate_to
+        if delegate:
+            delegated = (task_vars.get("ansible_delegated_vars") or {}).get(self._templar.template(delegate))
+            if delegated:
+                return delegated
+        return task_vars
