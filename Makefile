@@ -24,7 +24,7 @@ SANITY_ARGS ?=
 
 stage = @printf '\n==== %s ====\n' '$(1)'
 
-.PHONY: help bootstrap test unit sanity integration molecule lint demo build clean distclean
+.PHONY: help bootstrap test unit sanity integration molecule lint demo build clean distclean bench
 
 help:
 	@echo 'make demo         the repmgrd demonstration on a 3-node loopback cluster (scripts/demo.sh)'
@@ -34,6 +34,7 @@ help:
 	@echo 'make integration  pytest tests/integration (real PostgreSQL servers on 127.0.0.11-13)'
 	@echo 'make molecule     molecule test (molecule/default)'
 	@echo 'make lint         ansible-lint, production profile, offline'
+	@echo 'make bench        cluster show cost beside the real repmgr (ratios)'
 	@echo 'make build        the collection tarball in build/'
 	@echo 'make bootstrap    install what is missing (Debian packages as root, .venv)'
 	@echo 'make clean        remove build/ and caches, destroy leftover test clusters'
@@ -81,3 +82,7 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+bench: bootstrap
+	$(call stage,benchmarks - cluster show: ours beside the real repmgr)
+	@cd $(ROOT) && PGHA_DATA_ROOT=$${PGHA_DATA_ROOT:-/tmp/pgha-bench} $(PY) bench/cluster_info.py
