@@ -37,7 +37,7 @@ PORT = int(os.environ.get("PGHA_BENCH_PORT", "55700"))
 
 def median_seconds(action, runs=RUNS):
     times = []
-    for _ in range(runs):
+    for _run in range(runs):
         started = time.perf_counter()
         action()
         times.append(time.perf_counter() - started)
