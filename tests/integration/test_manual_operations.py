@@ -264,6 +264,8 @@ def test_the_stopped_old_primary_rejoins_as_a_standby(ops):
     assert node1.is_running() and node1.in_recovery()
     assert streaming_from(node2) == ["node1", "node3"]
     assert active_slots(node2) == ["repmgr_slot_1", "repmgr_slot_3"]
+    # node2's old slot on the demoted node1 would keep WAL there forever: it is gone
+    assert node1.sql("SELECT slot_name FROM pg_replication_slots") == []
     assert nodes(node2) == [(1, "standby", 2, True), (2, "primary", None, True), (3, "standby", 2, True)]
     assert new_events(node2, events_before) == [(1, "node_rejoin", True, NODE_REJOIN.format(node=1, upstream=2))]
     node2.sql("CREATE TABLE ledger (note text)", dbname="postgres")
@@ -401,6 +403,8 @@ def test_switchover_to_node2_and_back_loses_no_transaction(ops):
     assert rows(node2) == {"on node1": 10000}
     assert streaming_from(node2) == ["node1", "node3"]
     assert active_slots(node2) == ["repmgr_slot_1", "repmgr_slot_3"]
+    # node2's old slot on the demoted node1 would keep WAL there forever: it is gone
+    assert node1.sql("SELECT slot_name FROM pg_replication_slots") == []
     assert nodes(node2) == [(1, "standby", 2, True), (2, "primary", None, True), (3, "standby", 2, True)]
     assert new_events(node2, events_before) == switchover_events(node2, node1, node3)
     assert_cli_agrees(ops, node1, {"node1": "  running", "node2": "* running", "node3": "  running"})
@@ -423,6 +427,23 @@ def test_switchover_to_node2_and_back_loses_no_transaction(ops):
     assert "node1 already is the primary: nothing to do" in same.output
     assert node1.in_recovery() is False and streaming_from(node1) == ["node2", "node3"]
     assert events(node1) == events_before
+
+
+def test_a_former_primary_is_not_started_by_the_service_module_without_allow_primary(ops):
+    cluster = ops.cluster
+    node1 = cluster.nodes[0]
+    node1.stop(mode="fast")
+    try:
+        refused = module(ops, node1, "repmgr_node_service", dict(state="started"), become=True)
+        assert refused.failed and "has no standby.signal: it would start as a primary" in refused.msg
+        assert not node1.is_running()
+        status = module(ops, node1, "repmgr_node_service", become=True)
+        assert status.result["shut_down_cleanly"] is True and status.result["running"] is False
+        started = module(ops, node1, "repmgr_node_service", dict(state="started", allow_primary=True), become=True)
+        assert started.changed and node1.is_running() and node1.in_recovery() is False
+    finally:
+        if not node1.is_running():
+            node1.start()
 
 
 def test_switchover_refusals_change_nothing(ops):
@@ -472,3 +493,24 @@ def test_switchover_refusals_change_nothing(ops):
         assert run.rc != 0, run.output
         assert "give the new primary with -e new_primary=<inventory name> (one of node1, node2, node3)" in run.output
         nothing_changed()
+
+
+def test_a_switchover_failing_before_the_promotion_brings_the_old_primary_back(ops):
+    """After the primary was stopped, the promotion step fails (here: an unusable timeout value).
+
+    The new primary was never asked to promote and is still a standby, so the old primary is
+    started again as the primary, and the run says so; no metadata or event changed.
+    """
+    cluster = ops.cluster
+    node1, node2, node3 = cluster.nodes
+    metadata_before, events_before = nodes(node1), events(node1)
+
+    run = playbook(ops, "switchover", {"new_primary": "node2", "switchover_wal_timeout": "soon"})
+
+    assert run.rc != 0
+    assert "failed before the promotion completed" in run.output
+    assert "node1 was started again as the primary, nothing else changed" in run.output
+    assert node1.is_running() and node1.in_recovery() is False
+    assert node2.in_recovery() and node3.in_recovery()
+    cluster.wait_until(lambda: streaming_from(node1) == ["node2", "node3"], what="both standbys stream again")
+    assert nodes(node1) == metadata_before and events(node1) == events_before
