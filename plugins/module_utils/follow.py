@@ -56,14 +56,14 @@ class FollowResult:
     rewound: bool = False
     attach_seconds: Optional[float] = None
     old_slot_dropped: Optional[str] = None
-    stale_slot_dropped: Optional[str] = None
+    stale_slots_dropped: list = field(default_factory=list)
     events: list = field(default_factory=list)
 
     def as_dict(self):
         return dict(changed=self.changed, node_id=self.node_id, upstream_node_id=self.upstream_node_id,
                     upstream_node_name=self.upstream_node_name, reason=self.reason, rewound=self.rewound,
                     attach_seconds=self.attach_seconds, old_slot_dropped=self.old_slot_dropped,
-                    stale_slot_dropped=self.stale_slot_dropped, events=self.events)
+                    stale_slots_dropped=self.stale_slots_dropped, events=self.events)
 
 
 def validate(params):
@@ -171,20 +171,25 @@ def drop_old_slot(me, previous, target, ctx):
         return None  # a down former upstream keeps its slot; nothing to do about it now
 
 
-def drop_upstreams_slot_here(me, primary, ctx):
-    """Drop the new primary's own slot on the rejoined node, as repmgr's node rejoin does.
+def drop_stale_slots_here(me, records, ctx):
+    """Drop, on the rejoined node, the inactive slots of nodes that no longer stream from it.
 
-    A former primary still holds the slot its standby streamed through; unused now, it would
-    keep WAL on the rejoined node forever.
+    A former primary still holds the slots its standbys streamed through (repmgr drops the new
+    primary's and warns about the others); unused now, they would keep WAL on it forever. Slots
+    of nodes whose recorded upstream is this node are kept.
     """
-    if not primary.slot_name:
-        return None
+    names = [r.slot_name for r in records if r.node_id != me.node_id and r.slot_name
+             and r.upstream_node_id != me.node_id]
+    dropped = []
     try:
         with connection.connect(connection.node_conninfo(me.conninfo, ctx.password), connect_timeout=ctx.timeout,
                                 secrets=ctx.secrets) as conn:
-            return primary.slot_name if replication.drop_slot_if_inactive(conn, primary.slot_name) else None
+            for name in names:
+                if replication.drop_slot_if_inactive(conn, name):
+                    dropped.append(name)
     except Exception:  # pylint: disable=broad-except
-        return None
+        pass  # a slot left behind is reported by cluster checks; the rejoin itself succeeded
+    return dropped
 
 
 def record_follow(primary_conn, me, target, event, details, successful, ctx):
@@ -368,7 +373,7 @@ def rejoin(params, login_conn, ctx, run_command):
                           "rewind: true)" % (failure, describe(primary)))
         previous = next((r for r in records if r.node_id == me.upstream_node_id), None)
         result.old_slot_dropped = drop_old_slot(me, previous, primary, ctx)
-        result.stale_slot_dropped = drop_upstreams_slot_here(me, primary, ctx)
+        result.stale_slots_dropped = drop_stale_slots_here(me, records, ctx)
         record_follow(primary_conn, me, primary, "node_rejoin", details, True, ctx)
     return result
 

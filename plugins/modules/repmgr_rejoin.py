@@ -94,10 +94,13 @@ upstream_node_name:
   description: Its name.
   returned: always
   type: str
-stale_slot_dropped:
-  description: The primary's own slot, left on the rejoined node from when it was the primary, dropped here.
+stale_slots_dropped:
+  description:
+    - Slots dropped on the rejoined node, left from when it was the primary (its former standbys' slots,
+      the new primary's among them); they would keep WAL on it forever.
   returned: always
-  type: str
+  type: list
+  elements: str
 rewound:
   description: Whether pg_rewind changed the data directory.
   returned: always

@@ -264,7 +264,7 @@ def test_the_stopped_old_primary_rejoins_as_a_standby(ops):
     assert node1.is_running() and node1.in_recovery()
     assert streaming_from(node2) == ["node1", "node3"]
     assert active_slots(node2) == ["repmgr_slot_1", "repmgr_slot_3"]
-    # node2's old slot on the demoted node1 would keep WAL there forever: it is gone
+    # the former standbys' slots on the rejoined node1 would keep WAL there forever: gone
     assert node1.sql("SELECT slot_name FROM pg_replication_slots") == []
     assert nodes(node2) == [(1, "standby", 2, True), (2, "primary", None, True), (3, "standby", 2, True)]
     assert new_events(node2, events_before) == [(1, "node_rejoin", True, NODE_REJOIN.format(node=1, upstream=2))]
@@ -403,7 +403,7 @@ def test_switchover_to_node2_and_back_loses_no_transaction(ops):
     assert rows(node2) == {"on node1": 10000}
     assert streaming_from(node2) == ["node1", "node3"]
     assert active_slots(node2) == ["repmgr_slot_1", "repmgr_slot_3"]
-    # node2's old slot on the demoted node1 would keep WAL there forever: it is gone
+    # the former standbys' slots on the rejoined node1 would keep WAL there forever: gone
     assert node1.sql("SELECT slot_name FROM pg_replication_slots") == []
     assert nodes(node2) == [(1, "standby", 2, True), (2, "primary", None, True), (3, "standby", 2, True)]
     assert new_events(node2, events_before) == switchover_events(node2, node1, node3)
