@@ -79,9 +79,12 @@ def server_facts(conn):
         return server_facts_from_row(cur.fetchone())
 
 
+IN_RECOVERY = "SELECT pg_catalog.pg_is_in_recovery()"
+
+
 def in_recovery(conn):
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_catalog.pg_is_in_recovery()")
+        cur.execute(IN_RECOVERY)
         return bool(cur.fetchone()[0])
 
 
