@@ -118,6 +118,8 @@ def node_summaries(view):
             attached=node_attachment(view, record),
             slot_name=record.slot_name,
             conninfo=conninfo_util.mask(record.conninfo),
+            wal_receiver_streaming=obs.wal_receiver_streaming if connected else None,
+            wal_receiver_upstream=obs.wal_receiver_upstream if connected else None,
             error=obs.error if obs else None,
         ))
     return nodes

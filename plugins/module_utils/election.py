@@ -25,7 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, furthest_lsn, lsn_to_text
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
+    NodeObservation,
+    NodeRecord,
+    NodeType,
+    Reachability,
+    furthest_lsn,
+    lsn_from_text,
+    lsn_to_text,
+)
 
 WON = "won"
 CANCELLED = "cancelled"
@@ -150,3 +158,73 @@ def why_first(ranking):
     if first.record.priority != second.record.priority:
         return "same WAL, higher priority (%d > %d)" % (first.record.priority, second.record.priority)
     return "same WAL and priority, lower node ID"
+
+
+def elect_from_views(views, failed_node_id):
+    """The election over what each survivor's repmgr_cluster_info saw (pure).
+
+    `views`: {node_name: result of pgha.repmgr.repmgr_cluster_info run against that node}
+    (failed runs, without `nodes`, are a survivor that could not be read). The metadata comes
+    from any view (it is replicated); each node's own state from its own view when there is one;
+    "sees the primary" from each survivor's probe of the failed primary, and "still streams" from
+    its own WAL receiver. Returns Election.as_dict() plus the failed primary's name.
+    """
+    readable = {name: view for name, view in views.items() if isinstance(view, dict) and view.get("nodes")}
+    if not readable:
+        return dict(Election(CANCELLED, "no survivor could be read: nothing is known, nothing is done").as_dict(),
+                    failed_node_name=None, failed_node_id=failed_node_id, followers=[])
+    rows = next(iter(readable.values()))["nodes"]
+    records = [record_from_row(row) for row in rows]
+    failed = next((r for r in records if r.node_id == failed_node_id), None)
+    if failed is None:
+        return dict(Election(CANCELLED, "node ID %s is not in the metadata" % failed_node_id).as_dict(),
+                    failed_node_name=None, failed_node_id=failed_node_id, followers=[])
+    observations, sightings = {}, {}
+    for record in records:
+        own_view = readable.get(record.node_name)
+        row = _row(own_view, record.node_id) if own_view else None
+        if row is None:
+            row = next((_row(v, record.node_id) for v in readable.values() if _row(v, record.node_id)), None)
+        observations[record.node_id] = observation_from_row(record.node_id, row)
+    for name, view in readable.items():
+        about_failed = _row(view, failed_node_id) or {}
+        own = _row(view, next((r.node_id for r in records if r.node_name == name), -1)) or {}
+        sightings[name] = (bool(about_failed.get("reachable")), bool(own.get("wal_receiver_streaming")))
+    result = elect(records, observations, failed, sightings)
+    return dict(result.as_dict(), failed_node_name=failed.node_name, failed_node_id=failed.node_id,
+                followers=followers_of(result, records, observations, failed))
+
+
+def followers_of(result, records, observations, failed):
+    """The standbys that follow the winner: every answering standby of the failed primary but it.
+
+    Priority 0 standbys are never promoted but do follow.
+    """
+    if result.winner is None:
+        return []
+    return [r.node_name for r in siblings(records, failed)
+            if r.type == NodeType.STANDBY.value and r.node_id != result.winner.record.node_id
+            and observations.get(r.node_id) is not None and observations[r.node_id].connected
+            and observations[r.node_id].in_recovery]
+
+
+def _row(view, node_id):
+    return next((row for row in (view or {}).get("nodes") or [] if row.get("node_id") == node_id), None)
+
+
+def record_from_row(row):
+    """A NodeRecord from one of repmgr_cluster_info's `nodes` rows."""
+    return NodeRecord(node_id=row["node_id"], node_name=row["node_name"], type=row["type"],
+                      upstream_node_id=row.get("upstream_node_id"), active=bool(row.get("active")),
+                      location=row.get("location") or "default", priority=int(row.get("priority", 100)),
+                      slot_name=row.get("slot_name"))
+
+
+def observation_from_row(node_id, row):
+    """A NodeObservation from one of repmgr_cluster_info's `nodes` rows (DOWN when not reachable)."""
+    if not row or not row.get("reachable"):
+        return NodeObservation(node_id, Reachability.DOWN)
+    return NodeObservation(node_id, Reachability.CONNECTED, in_recovery=row.get("in_recovery"),
+                           received_lsn=lsn_from_text(row.get("received_lsn")),
+                           replayed_lsn=lsn_from_text(row.get("replayed_lsn")),
+                           wal_receiver_streaming=row.get("wal_receiver_streaming"))

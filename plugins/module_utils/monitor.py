@@ -42,6 +42,7 @@ NEW_PRIMARY = "new_primary"
 @dataclass(frozen=True)
 class Settings:
     conninfo: tuple
+    node_conninfo: dict
     password: Optional[str]
     cluster: str
     monitor_interval: float
@@ -49,6 +50,10 @@ class Settings:
     reconnect_interval: float
     connection_check_type: str
     connect_timeout: int
+
+    def conninfo_for(self, record):
+        """How the monitor reaches a node: its own path when given (node_conninfo), else the metadata's."""
+        return self.node_conninfo.get(record.node_name) or record.conninfo
 
     @property
     def detection_window(self) -> float:
@@ -86,7 +91,10 @@ def settings_from_args(args):
     if values["connection_check_type"] not in CHECK_TYPES:
         raise InvalidOption("connection_check_type", "must be one of %s (got %r)"
                             % (", ".join(CHECK_TYPES), values["connection_check_type"]))
-    return Settings(conninfo=tuple(conninfo), password=args.get("password") or None, cluster=str(values["cluster"]),
+    node_conninfo = args.get("node_conninfo") or {}
+    if not isinstance(node_conninfo, dict) or not all(isinstance(v, str) and v for v in node_conninfo.values()):
+        raise InvalidOption("node_conninfo", "must map node names to conninfo strings (got %r)" % (node_conninfo,))
+    return Settings(conninfo=tuple(conninfo), node_conninfo=dict(node_conninfo), password=args.get("password") or None, cluster=str(values["cluster"]),
                     monitor_interval=values["monitor_interval"], reconnect_attempts=values["reconnect_attempts"],
                     reconnect_interval=values["reconnect_interval"],
                     connection_check_type=values["connection_check_type"],

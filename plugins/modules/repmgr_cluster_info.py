@@ -114,6 +114,8 @@ nodes:
     attached: {description: "Standby attachment to its upstream: C(attached), C(detached), C(unknown) or a walsender state", type: str}
     slot_name: {description: "Replication slot name of the record", type: str}
     conninfo: {description: "The node's conninfo, any password masked", type: str}
+    wal_receiver_streaming: {description: "Whether the node's WAL receiver streams (standbys)", type: bool}
+    wal_receiver_upstream: {description: "The host the node's WAL receiver streams from", type: str}
     error: {description: "Connection error when not reachable (passwords masked)", type: str}
 cluster_show:
   description:

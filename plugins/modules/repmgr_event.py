@@ -36,6 +36,10 @@ options:
   details:
     description: Detail text, in repmgr's wording for that event.
     type: str
+  increment_voting_term:
+    description: Also add 1 to C(repmgr.voting_term), in the same transaction, as repmgrd does after an automatic promotion.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -52,6 +56,10 @@ event_timestamp:
   description: The event's timestamp (null in check mode).
   returned: always
   type: str
+voting_term:
+  description: The voting term after O(increment_voting_term), else null.
+  returned: always
+  type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -68,6 +76,7 @@ def main():
         event=dict(type="str", required=True),
         successful=dict(type="bool", default=True),
         details=dict(type="str"),
+        increment_voting_term=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     require_psycopg(module)
@@ -84,11 +93,15 @@ def main():
                 raise PreconditionFailed("the server the module connected to is in recovery: repmgr events are "
                                          "written on the primary only")
             if module.check_mode:
-                return dict(changed=True, event_timestamp=None)
-            with conn.cursor() as cur:
-                stamp = metadata.write_event(cur, params["node_id"], params["event"], params["successful"],
-                                             params["details"])
-        return dict(changed=True, event_timestamp=str(stamp))
+                return dict(changed=True, event_timestamp=None, voting_term=None)
+            term = None
+            with conn.transaction():
+                with conn.cursor() as cur:
+                    if params["increment_voting_term"]:
+                        term = metadata.increment_voting_term(cur)
+                    stamp = metadata.write_event(cur, params["node_id"], params["event"], params["successful"],
+                                                 params["details"])
+        return dict(changed=True, event_timestamp=str(stamp), voting_term=term)
 
     module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout")))
 

@@ -90,3 +90,42 @@ def test_only_nodes_that_followed_the_primary_take_part():
 def test_quorum_rule_is_repmgrs():
     assert election.has_quorum(2, 3) and election.has_quorum(2, 2)
     assert not election.has_quorum(1, 2) and not election.has_quorum(2, 4)
+
+
+def view_row(node_id, reachable=True, in_recovery=True, lsn="0/5000000", streaming=False, node_type="standby",
+             location="dc1", priority=100):
+    return dict(node_id=node_id, node_name="node%d" % node_id, type=node_type, active=True,
+                upstream_node_id=None if node_type == "primary" else 1, location=location, priority=priority,
+                reachable=reachable, in_recovery=in_recovery if reachable else None,
+                received_lsn=lsn if reachable and in_recovery else None,
+                replayed_lsn=lsn if reachable and in_recovery else None,
+                wal_receiver_streaming=streaming if reachable else None)
+
+
+def test_election_over_the_survivors_views():
+    seen_by_node2 = {"nodes": [view_row(1, reachable=False, node_type="primary", in_recovery=False),
+                               view_row(2, lsn="0/5000000"), view_row(3, lsn="0/6000000")]}
+    seen_by_node3 = {"nodes": [view_row(1, reachable=False, node_type="primary", in_recovery=False),
+                               view_row(2, lsn="0/5000000"), view_row(3, lsn="0/6000000")]}
+    result = election.elect_from_views({"node2": seen_by_node2, "node3": seen_by_node3, "node1": {"failed": True}}, 1)
+    assert result["outcome"] == election.WON and result["winner"]["node_name"] == "node3"
+    assert result["failed_node_name"] == "node1"
+    assert result["winner"]["lsn"] == "0/6000000"
+
+
+def test_a_survivor_that_still_sees_the_primary_stops_the_failover():
+    blind = {"nodes": [view_row(1, reachable=False, node_type="primary", in_recovery=False), view_row(2),
+                       view_row(3)]}
+    seeing = {"nodes": [view_row(1, reachable=True, node_type="primary", in_recovery=False), view_row(2),
+                        view_row(3)]}
+    result = election.elect_from_views({"node2": blind, "node3": seeing}, 1)
+    assert result["outcome"] == election.CANCELLED and "still visible from node3" in result["reason"]
+    streaming = {"nodes": [view_row(1, reachable=False, node_type="primary", in_recovery=False), view_row(2),
+                           view_row(3, streaming=True)]}
+    result = election.elect_from_views({"node2": blind, "node3": streaming}, 1)
+    assert result["outcome"] == election.CANCELLED
+
+
+def test_no_readable_survivor_means_no_failover():
+    result = election.elect_from_views({"node2": {"failed": True, "msg": "down"}}, 1)
+    assert result["outcome"] == election.CANCELLED and "no survivor could be read" in result["reason"]

@@ -15,6 +15,7 @@ plugins/module_utils/monitor.py; this file does the waiting.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -40,6 +41,11 @@ options:
     type: list
     elements: str
     required: true
+  node_conninfo:
+    description:
+      - "How the monitor reaches some nodes, when not by their conninfo in the metadata: {node_name: conninfo}
+        (another network, a proxy). The standbys keep using the metadata's conninfo."
+    type: dict
   password:
     description: Password of the repmgr user, when the conninfo strings and .pgpass/PGPASSFILE do not provide it.
     type: str
@@ -146,8 +152,9 @@ class Monitor:
 
     async def read_metadata(self):
         """repmgr.nodes from the first node that answers (the primary's copy first); False if none."""
-        candidates = [r.conninfo for r in self.records if r.node_id == getattr(self.primary, "node_id", None)]
-        candidates += [r.conninfo for r in self.records] + list(self.settings.conninfo)
+        candidates = [self.settings.conninfo_for(r) for r in self.records
+                      if r.node_id == getattr(self.primary, "node_id", None)]
+        candidates += [self.settings.conninfo_for(r) for r in self.records] + list(self.settings.conninfo)
         for text in candidates:
             conn = await self.connect(text)
             if conn is None:
@@ -171,11 +178,11 @@ class Monitor:
         kind = self.settings.connection_check_type
         try:
             if kind == "ping":
-                target = self.conninfo_of(record.conninfo).encode()
+                target = self.conninfo_of(self.settings.conninfo_for(record)).encode()
                 answer = await asyncio.wait_for(asyncio.to_thread(pq.PGconn.ping, target), timeout + 1)
                 return answer in (pq.Ping.OK, pq.Ping.REJECT)
             if kind == "connection":
-                conn = await self.connect(record.conninfo)
+                conn = await self.connect(self.settings.conninfo_for(record))
                 if conn is None:
                     return False
                 await conn.close()
@@ -198,7 +205,8 @@ class Monitor:
 
     async def survivors(self, primary_id):
         """Probe every node but the primary: {node_id: NodeObservation}, under one deadline."""
-        others = [r for r in self.records if r.node_id != primary_id]
+        others = [dataclasses.replace(r, conninfo=self.settings.conninfo_for(r))
+                  for r in self.records if r.node_id != primary_id]
         if not others:
             return {}
         return await probe.probe_nodes_async(others, self.settings.password, self.settings.connect_timeout)
@@ -210,7 +218,7 @@ class Monitor:
 
     async def watch_session(self, record):
         """The held session to the primary, listening (so that waiting on it notices a crash)."""
-        conn = await self.connect(record.conninfo)
+        conn = await self.connect(self.settings.conninfo_for(record))
         if conn is not None:
             try:
                 await conn.execute("LISTEN %s" % LISTEN_CHANNEL)
@@ -263,7 +271,7 @@ class Monitor:
                        reconnect_interval=self.settings.reconnect_interval)
         for _attempt in range(self.settings.reconnect_attempts):
             await asyncio.sleep(self.settings.reconnect_interval)
-            conn = await self.connect(primary.conninfo)
+            conn = await self.connect(self.settings.conninfo_for(primary))
             if conn is not None:
                 await conn.close()
                 await self.put(monitor.UPSTREAM_RECONNECT, primary, seconds=round(time.monotonic() - started, 3))
@@ -295,7 +303,7 @@ class Monitor:
 
     async def runs_as_primary(self, record):
         """The node answers and is not in recovery."""
-        conn = await self.connect(record.conninfo)
+        conn = await self.connect(self.settings.conninfo_for(record))
         if conn is None:
             return False
         try:
