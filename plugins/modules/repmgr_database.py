@@ -85,7 +85,7 @@ def argument_spec():
     spec.update(
         user=dict(type="str", default="repmgr"),
         password=dict(type="str", no_log=True),
-        update_password=dict(type="str", choices=["always", "on_create"], default="always"),
+        update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
         superuser=dict(type="bool", default=True),
         database=dict(type="str", default="repmgr"),
     )
