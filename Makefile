@@ -34,7 +34,7 @@ help:
 	@echo 'make integration  pytest tests/integration (real PostgreSQL servers on 127.0.0.11-13)'
 	@echo 'make molecule     molecule test (molecule/default)'
 	@echo 'make lint         ansible-lint, production profile, offline'
-	@echo 'make bench        cluster show cost beside the real repmgr (ratios)'
+	@echo 'make bench        cluster show and failover time beside the real repmgr/repmgrd (ratios)'
 	@echo 'make build        the collection tarball in build/'
 	@echo 'make bootstrap    install what is missing (Debian packages as root, .venv)'
 	@echo 'make clean        remove build/ and caches, destroy leftover test clusters'
@@ -84,5 +84,6 @@ distclean: clean
 	rm -rf $(VENV)
 
 bench: bootstrap
-	$(call stage,benchmarks - cluster show: ours beside the real repmgr)
+	$(call stage,benchmarks - cluster show and automatic failover: ours beside the real repmgr and repmgrd)
 	@cd $(ROOT) && PGHA_DATA_ROOT=$${PGHA_DATA_ROOT:-/tmp/pgha-bench} $(PY) bench/cluster_info.py
+	@cd $(ROOT) && PGHA_DATA_ROOT=$${PGHA_DATA_ROOT:-/tmp/pgha-bench} $(PY) bench/failover.py
