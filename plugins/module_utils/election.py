@@ -179,6 +179,13 @@ def elect_from_views(views, failed_node_id):
     if failed is None:
         return dict(Election(CANCELLED, "node ID %s is not in the metadata" % failed_node_id).as_dict(),
                     failed_node_name=None, failed_node_id=failed_node_id, followers=[])
+    if failed.type != NodeType.PRIMARY.value or not failed.active:
+        # a second event for a failure already handled, or a wrong name: never a second promotion
+        return dict(Election(CANCELLED, 'node "%s" (ID: %d) is not the active primary in the metadata (it is %s %s): '
+                                        "nothing to fail over" % (failed.node_name, failed.node_id,
+                                                                  "an active" if failed.active else "an inactive",
+                                                                  failed.type)).as_dict(),
+                    failed_node_name=failed.node_name, failed_node_id=failed.node_id, followers=[])
     observations, sightings = {}, {}
     for record in records:
         own_view = readable.get(record.node_name)

@@ -129,3 +129,12 @@ def test_a_survivor_that_still_sees_the_primary_stops_the_failover():
 def test_no_readable_survivor_means_no_failover():
     result = election.elect_from_views({"node2": {"failed": True, "msg": "down"}}, 1)
     assert result["outcome"] == election.CANCELLED and "no survivor could be read" in result["reason"]
+
+
+def test_a_second_event_after_the_failover_changes_nothing():
+    after = {"nodes": [dict(view_row(1, reachable=False, node_type="primary", in_recovery=False), active=False),
+                       view_row(2, node_type="primary", in_recovery=False), view_row(3)]}
+    result = election.elect_from_views({"node2": after, "node3": after}, 1)
+    assert result["outcome"] == election.CANCELLED
+    assert 'node "node1" (ID: 1) is not the active primary in the metadata (it is an inactive primary)' \
+        in result["reason"]
