@@ -159,7 +159,7 @@ query_result:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, metadata, status
+from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, metadata, tables
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
 from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run, secrets_of
 
@@ -216,8 +216,8 @@ def main():
             result = dict(
                 changed=False,
                 nodes=cluster.node_summaries(view),
-                cluster_show="\n".join(status.format_show(view.show, compact=params["compact"])).rstrip("\n"),
-                table=status.format_show_table(view.show.rows, compact=params["compact"]),
+                cluster_show="\n".join(tables.format_show(view.show, compact=params["compact"])).rstrip("\n"),
+                table=tables.format_show_table(view.show.rows, compact=params["compact"]),
                 warnings_detected=list(view.show.warnings),
                 exit_code=view.show.exit_code,
             )
@@ -226,7 +226,7 @@ def main():
                 events = metadata.read_events(conn, node_id=params["node_id"], node_name=params["node_name"],
                                               event=params["event"], limit=limit)
                 result["events"] = events
-                result["event_table"] = status.format_event_table(events)
+                result["event_table"] = tables.format_event_table(events)
                 result["cluster_event"] = "\n".join(result["event_table"]).rstrip("\n")
         if compiled_query is not None:
             result["query_result"] = compiled_query.search(result)

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import records, status
+from ansible_collections.pgha.repmgr.plugins.module_utils import records, status, tables
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
     NodeObservation,
     NodeRecord,
@@ -392,7 +392,7 @@ def test_verbose_puts_the_libpq_error_in_the_warning_and_drops_the_hint():
         'when attempting to connect to node "node1" (ID: 1), following error encountered :\n'
         '"connection to server at "127.0.0.11", port 55432 failed: Connection refused"'
     )
-    assert status.format_warnings(show) == [
+    assert tables.format_warnings(show) == [
         "",
         "WARNING: following issues were detected",
         '  - when attempting to connect to node "node1" (ID: 1), following error encountered :',
@@ -404,7 +404,7 @@ def test_verbose_puts_the_libpq_error_in_the_warning_and_drops_the_hint():
 
 def test_csv_lines():
     show = standby_case(standby_reach=DOWN)
-    assert status.format_show_csv(show.rows) == ["1,0,0", "2,-1,-1", "3,0,1"]
+    assert tables.format_show_csv(show.rows) == ["1,0,0", "2,-1,-1", "3,0,1"]
 
 
 # --- printing: fixtures from repmgr's documentation -----------------------------------
@@ -443,18 +443,18 @@ def healthy_cluster(size):
 def test_table_of_a_healthy_cluster_matches_the_documentation(size):
     members, observations = healthy_cluster(size)
     show = status.cluster_show(members, observations)
-    lines = status.format_show_table(show.rows)
+    lines = tables.format_show_table(show.rows)
     # the doc's header line lost its trailing padding; repmgr pads the last title too
     assert [line.rstrip() for line in lines] == DOC_HEALTHY[: 2 + size]
     assert lines[0] == DOC_HEALTHY[0] + " " * (len("host=db_node1 dbname=repmgr user=repmgr") - len("Connection string"))
     assert lines[1] == DOC_HEALTHY[1]
-    assert status.format_warnings(show) == []
+    assert tables.format_warnings(show) == []
     assert show.exit_code == 0
 
 
 def test_compact_table_drops_the_conninfo_and_ends_rows_with_a_space():
     members, observations = healthy_cluster(3)
-    lines = status.format_show_table(status.cluster_show(members, observations).rows, compact=True)
+    lines = tables.format_show_table(status.cluster_show(members, observations).rows, compact=True)
     assert lines == [
         " ID | Name  | Role    | Status    | Upstream | Location | Prio. | TLI",
         "----+-------+---------+-----------+----------+----------+-------+-----",
@@ -466,7 +466,7 @@ def test_compact_table_drops_the_conninfo_and_ends_rows_with_a_space():
 
 def test_table_without_timeline_for_servers_before_9_6():
     members, observations = healthy_cluster(3)
-    lines = status.format_show_table(status.cluster_show(members, observations).rows, compact=True,
+    lines = tables.format_show_table(status.cluster_show(members, observations).rows, compact=True,
                                      show_timeline=False)
     assert lines[0] == " ID | Name  | Role    | Status    | Upstream | Location | Prio."
     assert lines[2] == " 1  | node1 | primary | * running |          | default  | 100   "
@@ -510,7 +510,7 @@ def test_degraded_cluster_matches_the_documentation():
     }  # node1: no observation at all, i.e. down
     show = status.cluster_show([primary] + standbys, observations)
 
-    lines = status.format_show(show)
+    lines = tables.format_show(show)
     assert [line.rstrip() for line in lines] == DOC_DEGRADED
     assert show.exit_code == 25
 
@@ -532,7 +532,7 @@ REGISTER_EVENTS = [
 
 
 def test_event_table_matches_the_documentation():
-    lines = status.format_event_table(REGISTER_EVENTS)
+    lines = tables.format_event_table(REGISTER_EVENTS)
     assert [line.rstrip() for line in lines] == DOC_EVENTS + [""]  # repmgr ends with a blank line
     assert lines[0] == DOC_EVENTS[0] + " " * (len(REGISTER_EVENTS[0]["details"]) - len("Details"))
 
@@ -546,28 +546,28 @@ def test_event_table_of_a_deleted_node_and_a_failure():
         dict(node_id=1, node_name="node1", event="primary_register", successful=True,
              timestamp="2024-05-01 09:00:00", details=""),
     ]
-    assert status.format_event_table(events) == [
+    assert tables.format_event_table(events) == [
         " Node ID | Name  | Event            | OK | Timestamp           | Details",
         "---------+-------+------------------+----+---------------------+---------",
         " 12      |       | standby_follow   | f  | 2024-05-01 09:30:05 |        ",
         " 1       | node1 | primary_register | t  | 2024-05-01 09:00:00 |        ",
         "",
     ]
-    assert status.format_event_table(events, compact=True)[0] == (
+    assert tables.format_event_table(events, compact=True)[0] == (
         " Node ID | Name  | Event            | OK | Timestamp          "
     )
-    assert status.format_event_csv(events) == ["12,,standby_follow,f,2024-05-01 09:30:05",
+    assert tables.format_event_csv(events) == ["12,,standby_follow,f,2024-05-01 09:30:05",
                                                "1,node1,primary_register,t,2024-05-01 09:00:00"]
 
 
 def test_no_events():
-    assert status.format_event_table([]) == ["no matching events found"]
+    assert tables.format_event_table([]) == ["no matching events found"]
 
 
 def test_widths_are_counted_in_bytes_like_strlen():
     """repmgr pads with printf("%-*s"), which counts bytes: a UTF-8 name widens its column."""
     events = [dict(node_id=1, node_name="nöde1", event="x", successful=True, timestamp="t", details="d")]
-    header, dashes, row, _blank = status.format_event_table(events)
+    header, dashes, row, _blank = tables.format_event_table(events)
     assert header.startswith(" Node ID | Name   | ")  # 'nöde1' is 6 bytes
     assert row.startswith(" 1       | nöde1 | ")
 
@@ -639,7 +639,7 @@ def test_every_node_gets_one_known_status_and_exit_25_iff_an_issue(cluster):
                and "upstream" not in line) == unreachable
 
     # every separator of the table sits in the same column on every line
-    lines = status.format_show_table(show.rows)
+    lines = tables.format_show_table(show.rows)
     bars = [i for i, char in enumerate(lines[0]) if char == "|"]
     assert [i for i, char in enumerate(lines[1]) if char == "+"] == bars
     for line in lines[2:]:
