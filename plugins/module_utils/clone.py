@@ -17,7 +17,12 @@ from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
 from ansible_collections.pgha.repmgr.plugins.module_utils import datadir, metadata, replication
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PreconditionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
+    CommandFailed,
+    InvalidOption,
+    PreconditionFailed,
+    require_node_id,
+)
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import slot_name_for
 
 CLONE_EVENT = 'cloned from host "%s", port %s; backup method: pg_basebackup; --force: %s'
@@ -35,8 +40,7 @@ def validate(params):
     path = params.get("data_directory")
     if not path or not os.path.isabs(path):
         raise InvalidOption("data_directory", "must be an absolute path (got %r)" % (path,))
-    if params["node_id"] < 1:
-        raise InvalidOption("node_id", "must be a positive integer (got %s)" % params["node_id"])
+    require_node_id(params["node_id"])
     if not params.get("node_name"):
         raise InvalidOption("node_name", "must be set: it becomes application_name in primary_conninfo")
     if params.get("upstream_conninfo"):

@@ -125,6 +125,15 @@ def node_summaries(view):
     return nodes
 
 
+def connect_primary_from(local_conn, primary_conninfo=None, password=None, connect_timeout=5, secrets=()):
+    """(primary node id or None, connection): primary_conninfo first, then the local metadata's candidates."""
+    candidates = [(None, primary_conninfo)] if primary_conninfo else []
+    if local_conn is not None:
+        metadata.require_metadata(local_conn, where="the node the module connected to")
+        candidates.extend(metadata.primary_candidates(local_conn))
+    return connect_primary(candidates, password, connect_timeout, secrets)
+
+
 def connect_primary(candidates, password=None, connect_timeout=5, secrets=()):
     """Connect to the current primary, repmgr's way (_get_primary_connection).
 

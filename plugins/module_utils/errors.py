@@ -30,6 +30,14 @@ class InvalidOption(PghaError):
         self.option = option
 
 
+def require_node_id(value, option="node_id"):
+    """A repmgr node ID is a positive integer (repmgr.conf's node_id, minimum 1)."""
+    if value is None:
+        raise InvalidOption(option, "is required")
+    if value < 1:
+        raise InvalidOption(option, "must be a positive integer (got %s)" % value)
+
+
 class ConnectionFailed(PghaError):
     """A PostgreSQL server could not be reached or refused the session."""
 

@@ -30,8 +30,9 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     InvalidOption,
     PreconditionFailed,
     Timeout,
+    require_node_id,
 )
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, furthest_lsn, lsn_from_text
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, describe, furthest_lsn, lsn_from_text
 
 STANDBY_FOLLOW_OK = 'standby attached to upstream node "%s" (ID: %d)'
 STANDBY_FOLLOW_TIMEOUT = 'standby did not attach to upstream node "%s" (ID: %d) after %d seconds'
@@ -40,10 +41,6 @@ POLL_INTERVAL = 0.1
 # Files that live in the data directory on initdb layouts and must survive pg_rewind, which
 # copies the source's: the node's own settings (listen address, ...) and access rules.
 DEFAULT_PRESERVED_FILES = ("postgresql.conf", "pg_hba.conf", "pg_ident.conf", "pgha.conf")
-
-
-def describe(record):
-    return '"%s" (ID: %d)' % (record.node_name, record.node_id)
 
 
 @dataclass
@@ -67,11 +64,10 @@ class FollowResult:
 
 
 def validate(params):
-    if params.get("node_id") is None or params["node_id"] < 1:
-        raise InvalidOption("node_id", "must be a positive integer (got %s)" % params.get("node_id"))
+    require_node_id(params.get("node_id"))
     upstream = params.get("upstream_node_id")
-    if upstream is not None and upstream < 1:
-        raise InvalidOption("upstream_node_id", "must be a positive integer (got %s)" % upstream)
+    if upstream is not None:
+        require_node_id(upstream, "upstream_node_id")
     if upstream is not None and upstream == params["node_id"]:
         raise InvalidOption("upstream_node_id", "must not be the node itself (%d): a node cannot follow itself"
                             % upstream)
@@ -208,12 +204,10 @@ def record_follow(primary_conn, me, target, event, details, successful, ctx):
 def follow(params, local_conn, ctx, local_conninfo):
     validate(params)
     facts = replication.server_facts(local_conn)
-    metadata.require_metadata(local_conn, where="the node to follow")
     if not facts["in_recovery"]:
         raise PreconditionFailed("node ID %d is not in recovery: a primary cannot follow another node; rejoin it as a "
                                  "standby (pgha.repmgr.repmgr_rejoin, playbook pgha.repmgr.rejoin)" % params["node_id"])
-    primary_id, primary_conn = cluster.connect_primary(metadata.primary_candidates(local_conn), ctx.password,
-                                                       ctx.timeout, ctx.secrets)
+    primary_id, primary_conn = cluster.connect_primary_from(local_conn, None, ctx.password, ctx.timeout, ctx.secrets)
     with primary_conn:
         records = metadata.read_nodes(primary_conn)
         me = next((r for r in records if r.node_id == params["node_id"]), None)
@@ -299,12 +293,8 @@ def rejoin(params, login_conn, ctx, run_command):
     path = params["data_directory"]
     if not path or not os.path.isabs(path):
         raise InvalidOption("data_directory", "must be an absolute path (got %r)" % (path,))
-    candidates = []
-    if params.get("primary_conninfo"):
-        candidates.append((None, params["primary_conninfo"]))
-    if login_conn is not None:
-        candidates.extend(metadata.primary_candidates(login_conn))
-    primary_id, primary_conn = cluster.connect_primary(candidates, ctx.password, ctx.timeout, ctx.secrets)
+    primary_id, primary_conn = cluster.connect_primary_from(login_conn, params.get("primary_conninfo"), ctx.password,
+                                                            ctx.timeout, ctx.secrets)
     with primary_conn:
         primary_facts = replication.server_facts(primary_conn)
         bindir = datadir.bindir_for(primary_facts["server_version_num"] // 10000, params.get("pg_bindir"))

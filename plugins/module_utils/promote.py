@@ -14,15 +14,18 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     InvalidOption,
     PreconditionFailed,
     Timeout,
+    require_node_id,
 )
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, furthest_lsn, lsn_from_text, lsn_to_text
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
+    NodeType,
+    describe,
+    furthest_lsn,
+    lsn_from_text,
+    lsn_to_text,
+)
 
 STANDBY_PROMOTE = 'server "%s" (ID: %d) was successfully promoted to primary'
 POLL_INTERVAL = 0.1  # repmgr polls once a second; a promotion usually takes a few hundred ms
-
-
-def describe(record):
-    return '"%s" (ID: %d)' % (record.node_name, record.node_id)
 
 
 def plan_promote(record, facts, running_primaries, force):
@@ -58,8 +61,7 @@ def plan_promote(record, facts, running_primaries, force):
 
 
 def validate(params):
-    if params["node_id"] is None or params["node_id"] < 1:
-        raise InvalidOption("node_id", "must be a positive integer (got %s)" % params["node_id"])
+    require_node_id(params["node_id"])
     if params["promote_check_timeout"] < 1:
         raise InvalidOption("promote_check_timeout", "must be at least 1 second (got %s)"
                             % params["promote_check_timeout"])

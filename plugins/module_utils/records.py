@@ -97,6 +97,11 @@ class NodeObservation:
         return self.reachability is Reachability.CONNECTED
 
 
+def describe(record) -> str:
+    """A node as repmgr names it in messages: "node2" (ID: 2)."""
+    return '"%s" (ID: %d)' % (record.node_name, record.node_id)
+
+
 def slot_name_for(node_id: int) -> str:
     """repmgr's replication slot name of a node: repmgr_slot_<node_id>."""
     return "repmgr_slot_%d" % node_id

@@ -17,7 +17,7 @@ from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
 from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, metadata, probe, replication, schema
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed, require_node_id
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeRecord, NodeType, slot_name_for
 
 ATTACH_POLL_INTERVAL = 0.2
@@ -66,7 +66,7 @@ class Plan:
 
 def validate_present(params):
     """Checks of repmgr_node options for state=present; raises InvalidOption."""
-    validate_node_id(params["node_id"])
+    require_node_id(params["node_id"])
     role = params.get("role")
     if role is None:
         raise InvalidOption("role", "is required with state: present (one of %s)" % ", ".join(ROLES))
@@ -87,7 +87,7 @@ def validate_present(params):
         raise InvalidOption("priority", "must be 0 or more (got %s); 0 means never promoted" % params["priority"])
     upstream_id = params.get("upstream_node_id")
     if upstream_id is not None:
-        validate_node_id(upstream_id, "upstream_node_id")
+        require_node_id(upstream_id, "upstream_node_id")
         if upstream_id == params["node_id"]:
             raise InvalidOption("upstream_node_id", "must not be the node's own ID (%d)" % upstream_id)
     if role != NodeType.STANDBY.value and (upstream_id is not None or params.get("upstream_node_name")):
@@ -102,13 +102,6 @@ def validate_present(params):
     if params.get("slot_name") and not params.get("use_slot", True):
         raise InvalidOption("slot_name", "is set but use_slot is false")
     return parsed
-
-
-def validate_node_id(value, option="node_id"):
-    if value is None:
-        raise InvalidOption(option, "is required")
-    if value < 1:
-        raise InvalidOption(option, "must be a positive integer (got %s)" % value)
 
 
 def desired_record(params, parsed_conninfo, node_type, upstream_node_id=None, upstream_node_name=None):
@@ -396,14 +389,9 @@ def primary_node_id_of(records):
 
 
 def connect_cluster_primary(local_conn, params, ctx):
-    """(primary node id or None, connection) found from primary_conninfo and/or the local metadata."""
-    candidates = []
-    if params.get("primary_conninfo"):
-        candidates.append((None, params["primary_conninfo"]))
-    if local_conn is not None:
-        metadata.require_metadata(local_conn, where="the node the module connected to")
-        candidates.extend(metadata.primary_candidates(local_conn))
-    return cluster.connect_primary(candidates, ctx.password, ctx.timeout, ctx.secrets)
+    """cluster.connect_primary_from() with this run's options."""
+    return cluster.connect_primary_from(local_conn, params.get("primary_conninfo"), ctx.password, ctx.timeout,
+                                        ctx.secrets)
 
 
 def register_primary(params, local_conn, ctx):
@@ -503,7 +491,7 @@ def register_witness(params, local_conn, ctx):
 
 
 def unregister(params, local_conn, ctx):
-    validate_node_id(params["node_id"])
+    require_node_id(params["node_id"])
     primary_id, primary_conn = connect_cluster_primary(local_conn, params, ctx)
     with primary_conn:
         records = metadata.read_nodes(primary_conn)

@@ -160,7 +160,7 @@ query_result:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, metadata, tables
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, require_node_id
 from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run, secrets_of
 
 try:
@@ -187,8 +187,8 @@ def argument_spec():
 def validate(params):
     if params["limit"] is not None and params["limit"] < 1:
         raise InvalidOption("limit", "must be at least 1 (got %s)" % params["limit"])
-    if params["node_id"] is not None and params["node_id"] < 1:
-        raise InvalidOption("node_id", "must be a positive integer (got %s)" % params["node_id"])
+    if params["node_id"] is not None:
+        require_node_id(params["node_id"])
     if params["query"] is not None:
         if jmespath is None:
             raise InvalidOption("query", "needs the Python library jmespath on the managed host")

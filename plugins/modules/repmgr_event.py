@@ -65,7 +65,7 @@ voting_term:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, replication
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed, require_node_id
 from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run
 
 
@@ -83,8 +83,7 @@ def main():
     params = module.params
 
     def body():
-        if params["node_id"] < 1:
-            raise InvalidOption("node_id", "must be a positive integer (got %s)" % params["node_id"])
+        require_node_id(params["node_id"])
         if not params["event"].strip():
             raise InvalidOption("event", "must not be empty")
         with connection.connect_with_params(params) as conn:

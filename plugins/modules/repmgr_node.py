@@ -190,7 +190,7 @@ queries:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, registration
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import ConnectionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import ConnectionFailed, require_node_id
 from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, deadline_for, require_psycopg, run
 
 
@@ -253,7 +253,7 @@ def main():
             # A standby that is not running can be registered with force, as repmgr -F does.
             may_be_down = params["role"] == "standby" and params["force"] and bool(params["primary_conninfo"])
         else:
-            registration.validate_node_id(params["node_id"])
+            require_node_id(params["node_id"])
             action = registration.unregister
             may_be_down = bool(params["primary_conninfo"])
         local_conn = connect_local(params, may_be_down)
