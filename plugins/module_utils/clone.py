@@ -122,7 +122,7 @@ def clone(params, upstream_conn, upstream_conninfo, run_command, check_mode, pas
     if plan.clear_first:
         datadir.clear_directory(path)
     created_dir = not os.path.isdir(path)
-    rc, out, err = run_command(argv, environ_update=dict(datadir.C_LOCALE, **environ))
+    rc, out, err = datadir.run_pg(run_command, argv, environ)
     if rc != 0:
         cleanup_failed_clone(path, created_dir, upstream_conn, slot_name if slot_created else None)
         raise CommandFailed("pg_basebackup failed (rc %s): %s" % (rc, (err or out).strip()),

@@ -76,9 +76,14 @@ def pid_alive(pid):
     return True
 
 
+def run_pg(run_command, argv, environ=None):
+    """Run a PostgreSQL command in the C locale (its output is parsed); (rc, stdout, stderr)."""
+    return run_command(argv, environ_update=dict(C_LOCALE, **(environ or {})))
+
+
 def controldata(bindir, path, run_command):
     """pg_controldata as a dict of its 'Key: value' lines."""
-    rc, out, err = run_command([os.path.join(bindir, "pg_controldata"), "-D", path], environ_update=dict(C_LOCALE))
+    rc, out, err = run_pg(run_command, [os.path.join(bindir, "pg_controldata"), "-D", path])
     if rc != 0:
         raise CommandFailed("pg_controldata failed on %s (rc %s): %s" % (path, rc, (err or out).strip()),
                             rc=rc, stdout=out, stderr=err)

@@ -389,7 +389,7 @@ def rewind(bindir, path, primary, params, environ, run_command, clean=True):
                                      **({} if "connect_timeout" in conninfo_util.parse(primary.conninfo)
                                         else {"connect_timeout": 10}))
         argv = [os.path.join(bindir, "pg_rewind"), "--target-pgdata=%s" % path, "--source-server=%s" % source]
-        rc, out, err = run_command(argv, environ_update=dict(datadir.C_LOCALE, **environ))
+        rc, out, err = datadir.run_pg(run_command, argv, environ)
         if rc != 0:
             raise CommandFailed("pg_rewind failed (rc %s): %s" % (rc, (err or out).strip()), rc=rc, stdout=out,
                                 stderr=err)
@@ -414,7 +414,7 @@ def start_server(bindir, path, params, run_command):
         argv = [os.path.join(bindir, "pg_ctl"), "start", "-D", path, "-w", "-t", str(params.get("start_timeout", 60))]
         if params.get("log_file"):
             argv += ["-l", params["log_file"]]
-    rc, out, err = run_command(argv, environ_update=dict(datadir.C_LOCALE))
+    rc, out, err = datadir.run_pg(run_command, argv)
     if rc != 0:
         raise CommandFailed("starting the node failed (rc %s): %s" % (rc, (err or out).strip()), rc=rc, stdout=out,
                             stderr=err, cmd=argv)

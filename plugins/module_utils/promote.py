@@ -164,7 +164,7 @@ def pg_ctl_promote(params, run_command, major_version):
                                  "pg_promote TO ...) or set data_directory to promote with pg_ctl")
     bindir = datadir.bindir_for(major_version, params.get("pg_bindir"))
     argv = [os.path.join(bindir, "pg_ctl"), "promote", "-D", params["data_directory"]]
-    rc, out, err = run_command(argv, environ_update=dict(datadir.C_LOCALE))
+    rc, out, err = datadir.run_pg(run_command, argv)
     if rc != 0:
         raise CommandFailed("pg_ctl promote failed (rc %s): %s" % (rc, (err or out).strip()), rc=rc, stdout=out,
                             stderr=err)

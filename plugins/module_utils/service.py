@@ -46,7 +46,7 @@ def pg_ctl(bindir, *args):
 
 
 def run_checked(run_command, argv, what):
-    rc, out, err = run_command(argv, environ_update=dict(datadir.C_LOCALE))
+    rc, out, err = datadir.run_pg(run_command, argv)
     if rc != 0:
         raise CommandFailed("%s failed (rc %s): %s" % (what, rc, (err or out).strip()), rc=rc, stdout=out,
                             stderr=err, cmd=argv)
