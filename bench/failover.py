@@ -108,7 +108,7 @@ def ours_runs():
                                          "--vars", str(variables), "--print-events"], stdout=handle,
                                         stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
                 try:
-                    cluster.wait_until(lambda: "monitor_start" in log.read_text(), timeout=90,
+                    cluster.wait_until(lambda: "repmgrd_start" in log.read_text(), timeout=90,
                                        what="the monitor started")
                     results.append(crash_and_time(cluster))
                 finally:

@@ -59,11 +59,11 @@ rulebook_pid=$!
 stop_rulebook() { kill -- "-$rulebook_pid" 2>/dev/null || true; }
 trap stop_rulebook EXIT
 for _try in $(seq 1 120); do
-    grep -q "monitor_start" "$demo/rulebook.log" && break
+    grep -q "repmgrd_start" "$demo/rulebook.log" && break
     kill -0 "$rulebook_pid" 2>/dev/null || { cat "$demo/rulebook.log"; exit 1; }
     sleep 0.5
 done
-grep -q "monitor_start" "$demo/rulebook.log" || { echo "the monitor did not start"; cat "$demo/rulebook.log"; exit 1; }
+grep -q "repmgrd_start" "$demo/rulebook.log" || { echo "the monitor did not start"; cat "$demo/rulebook.log"; exit 1; }
 
 echo "==== demo: \$ repmgr cluster show ===="
 show node2

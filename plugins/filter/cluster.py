@@ -13,13 +13,15 @@ description:
   - Takes the results of M(pgha.repmgr.repmgr_cluster_info) run on several nodes and returns the node name
     of the one running primary, or an empty string when none runs.
   - A node's own metadata may be stale (a failed former primary restarted on its own still calls itself the
-    primary); the primary on the newest timeline wins, since every promotion starts a new timeline.
+    primary); the node running as a primary on the newest timeline wins, since every promotion starts a new
+    timeline, and its own copy of the metadata is the one trusted.
   - Fails with a split-brain message when two nodes run as primary on the newest timeline.
 options:
   _input:
-    description: The registered results of M(pgha.repmgr.repmgr_cluster_info); failed results are ignored.
-    type: list
-    elements: dict
+    description:
+      - The registered results of M(pgha.repmgr.repmgr_cluster_info), as a list (each names the node it read
+        through in C(local_node_name)) or as a dict keyed by node name. Failed results are ignored.
+    type: raw
     required: true
 """
 
@@ -41,9 +43,16 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.cluster import choose_
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import PghaError
 
 
-def live_primary(views):
+def live_primary(results):
+    if isinstance(results, dict):
+        keyed = dict(results)
+    else:
+        keyed = {}
+        for index, result in enumerate(results or []):
+            if isinstance(result, dict):
+                keyed[result.get("local_node_name") or "result %d" % index] = result
     try:
-        return choose_live_primary(view for view in views if isinstance(view, dict)) or ""
+        return choose_live_primary(keyed) or ""
     except PghaError as error:
         raise AnsibleFilterError(str(error))
 

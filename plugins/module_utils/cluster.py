@@ -9,6 +9,7 @@ Used by repmgr_cluster_info, and by every module that needs to know who the prim
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, probe, replication, status
@@ -18,7 +19,9 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     MetadataMissing,
     PreconditionFailed,
 )
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, lsn_to_text
+from ansible_collections.pgha.repmgr.plugins.module_utils.nodeview import NodeView, views_of
+from ansible_collections.pgha.repmgr.plugins.module_utils.primary import truth_from_views
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class ClusterView:
     records: tuple
     observations: dict
     show: object  # status.ClusterShow
+    local_node_id: Optional[int] = None  # the node whose metadata this is (the one connected to)
 
     def record(self, node_id):
         for record in self.records:
@@ -61,7 +65,34 @@ def read_view(conn, password=None, timeout=5, secrets=()):
     # status.py prints conninfo as given: hand it masked copies (records should hold no password,
     # but one typed there by hand must not reach any output).
     masked = [replace(r, conninfo=conninfo_util.mask(r.conninfo)) for r in records]
-    return ClusterView(records, observations, status.cluster_show(masked, observations))
+    return ClusterView(records, observations, status.cluster_show(masked, observations),
+                       local_node_id=local_node_id(conn, records))
+
+
+SERVER_ADDRESS = "SELECT pg_catalog.host(pg_catalog.inet_server_addr()), pg_catalog.inet_server_port()"
+
+
+def local_node_id(conn, records):
+    """The node `conn` is connected to, by the host and port of its conninfo (None when none matches).
+
+    First as the session was asked for (login_host is usually the node's conninfo host), then
+    by the server's own address for the session (an IP address in the conninfo).
+    """
+    targets = [(conn.info.host, conn.info.port)]
+    with conn.cursor() as cur:
+        cur.execute(SERVER_ADDRESS)
+        address, port = cur.fetchone()
+    if address:
+        targets.append((address, port))
+    for host, port in targets:
+        for record in records:
+            try:
+                if conninfo_util.host_and_port(record.conninfo) == (host, int(port)):
+                    return record.node_id
+            except (InvalidOption, TypeError, ValueError):
+                continue
+    return None
+
 
 
 def attachment_text(upstream_observation, node_name):
@@ -88,40 +119,36 @@ def node_attachment(view, record):
     return attachment_text(view.observations.get(record.upstream_node_id), record.node_name)
 
 
+def receiver_upstream_node_id(observation, records):
+    """The node a WAL receiver streams from, by its sender host and port (None when unknown)."""
+    if observation is None or not observation.connected or not observation.wal_receiver_upstream:
+        return None
+    for record in records:
+        try:
+            host, port = conninfo_util.host_and_port(record.conninfo)
+        except InvalidOption:
+            continue
+        if host == observation.wal_receiver_upstream and port == (observation.wal_receiver_sender_port or port):
+            return record.node_id
+    return None
+
+
 def node_summaries(view):
-    """One dict per node for module results: metadata, status text, what the probe saw."""
+    """One NodeView dict per node for module results: metadata, cluster-show cells, what the probe saw."""
     rows = {row.node_id: row for row in view.show.rows}
     nodes = []
     for record in view.records:
         obs = view.observations.get(record.node_id)
         row = rows.get(record.node_id)
-        connected = bool(obs and obs.connected)
-        nodes.append(dict(
-            node_id=record.node_id,
-            node_name=record.node_name,
-            type=record.type,
-            active=record.active,
+        nodes.append(NodeView.build(
+            record, obs,
             status=row.status if row else None,
             # repmgr's cell for an unreachable primary is "? " (trailing blank): give the value, not the padding
             upstream=row.upstream.rstrip() if row else None,
-            upstream_node_id=record.upstream_node_id,
-            upstream_node_name=record.upstream_node_name,
-            location=record.location,
-            priority=record.priority,
-            timeline=obs.timeline if connected else None,
-            reachable=connected,
-            reachability=obs.reachability.value if obs else "down",
-            in_recovery=obs.in_recovery if connected else None,
-            received_lsn=lsn_to_text(obs.received_lsn) if connected else None,
-            replayed_lsn=lsn_to_text(obs.replayed_lsn) if connected else None,
-            current_lsn=lsn_to_text(obs.current_lsn) if connected else None,
             attached=node_attachment(view, record),
-            slot_name=record.slot_name,
-            conninfo=conninfo_util.mask(record.conninfo),
-            wal_receiver_streaming=obs.wal_receiver_streaming if connected else None,
-            wal_receiver_upstream=obs.wal_receiver_upstream if connected else None,
-            error=obs.error if obs else None,
-        ))
+            masked_conninfo=conninfo_util.mask(record.conninfo),
+            wal_receiver_upstream_node_id=receiver_upstream_node_id(obs, view.records),
+        ).as_dict())
     return nodes
 
 
@@ -158,25 +185,22 @@ def connect_primary(candidates, password=None, connect_timeout=5, secrets=()):
     )
 
 
-def choose_live_primary(views):
-    """The one live primary's node name from several nodes' repmgr_cluster_info results (pure).
+def choose_live_primary(results):
+    """The live primary's node name from several nodes' repmgr_cluster_info results (pure).
 
-    Each node's metadata may be stale (a former primary restarted on its own still calls itself
-    the primary), so every view's "* running" primaries are candidates and the newest timeline
-    wins: a promotion always starts a new one. Two candidates on the newest timeline are a split
-    brain: raise, and let a human fence one. None when no view shows a running primary.
+    `results` are keyed by the node each was read through ({node_name: result}); the rule is
+    primary.cluster_truth's (newest timeline, never the first copy that answers). Two nodes
+    running as primary on the newest timeline are a split brain: raise, and let a human fence
+    one. None when no node runs as a primary.
     """
-    candidates = {}
-    for view in views:
-        for node in (view or {}).get("nodes") or []:
-            if node.get("status") == status.STATUS_PRIMARY_RUNNING:
-                candidates[node["node_name"]] = max(candidates.get(node["node_name"], 0), node.get("timeline") or 0)
-    if not candidates:
-        return None
-    newest = max(candidates.values())
-    on_newest = sorted(name for name, tli in candidates.items() if tli == newest)
-    if len(on_newest) > 1:
+    rows = {name: views_of(result) for name, result in results.items()}
+    truth, _observations = truth_from_views({name: r for name, r in rows.items() if r})
+    if truth.rival_ids:
+        names = sorted(r.node_name for r in truth.records if r.node_id in (truth.primary_id,) + truth.rival_ids)
         raise PreconditionFailed(
-            "split brain: %s all run as primary on timeline %d; fence all but one before provisioning"
-            % (", ".join(on_newest), newest))
-    return on_newest[0]
+            "split brain: %s all run as primary on timeline %s; fence all but one before provisioning"
+            % (", ".join(names), truth.timeline))
+    if truth.primary_id is None:
+        return None
+    record = truth.record(truth.primary_id)
+    return record.node_name if record else None

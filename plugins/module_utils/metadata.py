@@ -67,6 +67,13 @@ INSERT_EVENT = (
     "VALUES (%s, %s, %s, %s) RETURNING event_timestamp"
 )
 
+# An event that happened earlier than it is written (the monitor holds its rows while no primary
+# can take them, then writes them with the time they happened).
+INSERT_EVENT_AT = (
+    "INSERT INTO repmgr.events (node_id, event, successful, details, event_timestamp) "
+    "VALUES (%s, %s, %s, %s, %s)"
+)
+
 # repmgr cluster event (do_cluster_event): newest first, deleted nodes keep their rows.
 SELECT_EVENTS = (
     "SELECT e.node_id, n.node_name, e.event, e.successful, "
@@ -78,6 +85,8 @@ INIT_VOTING_TERM = (
     "INSERT INTO repmgr.voting_term (term) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM repmgr.voting_term)"
 )
 INCREMENT_VOTING_TERM = "UPDATE repmgr.voting_term SET term = term + 1 RETURNING term"
+# The failover's term: from the one the election read, never below what the new primary holds.
+RAISE_VOTING_TERM = "UPDATE repmgr.voting_term SET term = GREATEST(term, %s) + 1 RETURNING term"
 SELECT_VOTING_TERM = "SELECT term FROM repmgr.voting_term"
 
 # witness_copy_node_records(): the upstream FK is deferred while the rows are re-inserted.
@@ -253,6 +262,13 @@ def voting_term(conn):
     with conn.cursor() as cur:
         cur.execute(SELECT_VOTING_TERM)
         row = cur.fetchone()
+    return row[0] if row else None
+
+
+def raise_voting_term(cur, read_term):
+    """The failover's new term: one more than the term the election read (or the node holds)."""
+    cur.execute(RAISE_VOTING_TERM, (read_term or 0,))
+    row = cur.fetchone()
     return row[0] if row else None
 
 

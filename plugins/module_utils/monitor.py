@@ -1,22 +1,52 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgha.repmgr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The decisions of the repmgr_monitor event source, as pure functions over plain data.
+"""The repmgr_monitor event source's loop and its decisions, as repmgrd watches a cluster.
 
-The event source (extensions/eda/plugins/event_source/repmgr_monitor.py) does the I/O: it
-holds a connection to the primary, probes the other nodes and sleeps. Everything it decides
-(which event, when, with what in it) is here, so it can be table-tested without a server:
-events are emitted on transitions only, never repeated while nothing changes.
+The loop takes its clock, its sleep and every I/O as parameters (MonitorIO), so that its
+transitions are unit-tested in milliseconds against a scripted cluster; the event source
+(extensions/eda/plugins/event_source/repmgr_monitor.py) gives it the real ones (psycopg).
+
+What it does, in repmgrd's terms:
+
+- It holds a session to the primary and waits on it (a crash breaks it at once), and checks
+  the primary every monitor_interval seconds (ping, connection or query). A failed check is
+  attempt 1 of repmgrd's window; reconnect_attempts - 1 more follow, reconnect_interval
+  apart, started on schedule (a hung attempt does not push the next one back), each bounded
+  by connect_timeout. A server that answers, even to refuse a session (too many clients), is
+  alive. When none succeeds, `primary_failure` is sent.
+- Level-triggered: while the primary stays lost and no node has taken over, primary_failure
+  is repeated every repeat interval, so a failover cancelled once (a standby restarting, the
+  monitor alone cut off) is tried again. A failover whose metadata or follows were left
+  unfinished (the run was killed) is reported the same way, until a run finishes it.
+- Who the primary is comes from primary.cluster_truth (newest timeline, then that node's own
+  metadata), surveyed every interval on every node, never from the first copy that answers.
+- It writes repmgrd's rows into repmgr.events on the primary: repmgrd_start for every node,
+  repmgrd_upstream_disconnect / repmgrd_upstream_reconnect, standby_failure / standby_recovery
+  (marking the node inactive / active, as repmgrd does), repmgrd_shutdown. Rows that happen
+  while no primary can take them wait, with their time, until one can.
+- It never dies: a bad conninfo in the metadata is a `monitor_error` event and the node is
+  skipped; any unexpected error is a `monitor_error`, and the loop goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Callable, Optional
 
+from ansible_collections.pgha.repmgr.plugins.module_utils import metadata
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, lsn_to_text
+from ansible_collections.pgha.repmgr.plugins.module_utils.primary import active_primary, cluster_truth
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
+    NodeRecord,
+    NodeType,
+    Reachability,
+    describe,
+    lsn_to_text,
+)
 
 CHECK_TYPES = ("ping", "connection", "query")
 DEFAULTS = dict(
@@ -26,18 +56,39 @@ DEFAULTS = dict(
     connection_check_type="ping",
     connect_timeout=2,
     cluster="default",
+    failure_repeat_interval=None,
+    write_events=True,
 )
+# A repeated primary_failure starts a playbook run; rulesets run them one after another. Repeats
+# faster than a run takes would pile up runs that each find nothing to do.
+MIN_FAILURE_REPEAT = 10.0
+SLICE = 0.02  # seconds: how often a wait looks at what its attempts found
+SHUTDOWN_WRITE_TIMEOUT = 2.0
 
-# repmgrd's event names for the same transitions (repmgrd-physical.c), where there is one.
-MONITOR_START = "monitor_start"
-UPSTREAM_DISCONNECT = "upstream_disconnect"
-UPSTREAM_RECONNECT = "upstream_reconnect"
+# The source's events (event.repmgr.event): repmgrd's names where repmgrd has one.
+REPMGRD_START = "repmgrd_start"
+UPSTREAM_DISCONNECT = "repmgrd_upstream_disconnect"
+UPSTREAM_RECONNECT = "repmgrd_upstream_reconnect"
 PRIMARY_FAILURE = "primary_failure"
-STANDBY_FAILURE = "standby_failure"
-NODE_RECOVERED = "node_recovered"
-STALE_PRIMARY = "stale_primary"
 NEW_PRIMARY = "new_primary"
+STANDBY_FAILURE = "standby_failure"
+STANDBY_RECOVERY = "standby_recovery"
+STALE_PRIMARY = "stale_primary"
+MONITOR_ERROR = "monitor_error"
+REPMGRD_SHUTDOWN = "repmgrd_shutdown"
 
+# repmgr.events detail texts, as repmgrd writes them (repmgrd-physical.c).
+START_PRIMARY_TEXT = 'monitoring cluster primary "%s" (ID: %d)'
+START_STANDBY_TEXT = 'monitoring connection to upstream node "%s" (ID: %d)'
+START_WITNESS_TEXT = 'witness monitoring connection to primary node "%s" (ID: %d)'
+DISCONNECT_TEXT = 'unable to connect to upstream node "%s" (ID: %d)'
+RECONNECT_TEXT = "reconnected to upstream node after %d seconds"
+STANDBY_FAILURE_TEXT = 'unable to connect to local node "%s" (ID: %d), marking inactive'
+STANDBY_RECOVERY_TEXT = 'reconnected to local node "%s" (ID: %d), marking active'
+SHUTDOWN_TEXT = "TERM signal received"
+
+
+# -- settings -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Settings:
@@ -50,6 +101,8 @@ class Settings:
     reconnect_interval: float
     connection_check_type: str
     connect_timeout: int
+    failure_repeat_interval: Optional[float] = None
+    write_events: bool = True
 
     def conninfo_for(self, record):
         """How the monitor reaches a node: its own path when given (node_conninfo), else the metadata's."""
@@ -57,22 +110,39 @@ class Settings:
 
     @property
     def detection_window(self) -> float:
-        """Seconds from the first failed check until the primary is declared lost."""
-        return self.reconnect_attempts * self.reconnect_interval
+        """Seconds from the failed check (attempt 1) to the last attempt: (reconnect_attempts - 1) x interval.
+
+        A hung primary adds one connect_timeout, the time the last attempt may take.
+        """
+        return max(0, self.reconnect_attempts - 1) * self.reconnect_interval
+
+    @property
+    def repeat_interval(self) -> float:
+        """Seconds between two primary_failure events for the same loss."""
+        if self.failure_repeat_interval:
+            return self.failure_repeat_interval
+        return max(self.detection_window, MIN_FAILURE_REPEAT)
 
 
 def settings_from_args(args):
     """Validate the source's arguments; raise InvalidOption naming the argument and the problem."""
     args = dict(args or {})
+    unknown = sorted(set(args) - set(DEFAULTS) - {"conninfo", "node_conninfo", "password"})
+    if unknown:
+        raise InvalidOption(unknown[0], "is not an argument of pgha.repmgr.repmgr_monitor (known: %s)"
+                            % ", ".join(sorted(set(DEFAULTS) | {"conninfo", "node_conninfo", "password"})))
     conninfo = args.get("conninfo")
     if isinstance(conninfo, str):
         conninfo = [conninfo]
-    if not conninfo or not all(isinstance(c, str) and c.strip() for c in conninfo):
+    if not conninfo or not isinstance(conninfo, (list, tuple)) or \
+            not all(isinstance(c, str) and c.strip() for c in conninfo):
         raise InvalidOption("conninfo", "must be a conninfo string or a list of them, one per node (got %r)"
                             % (args.get("conninfo"),))
     values = dict(DEFAULTS)
-    values.update({k: v for k, v in args.items() if k in DEFAULTS and v is not None})
-    for name in ("monitor_interval", "reconnect_interval"):
+    values.update({k: v for k, v in args.items() if k in DEFAULTS and v is not None and v != ""})
+    for name in ("monitor_interval", "reconnect_interval", "failure_repeat_interval"):
+        if values[name] is None:
+            continue
         try:
             values[name] = float(values[name])
         except (TypeError, ValueError):
@@ -91,15 +161,19 @@ def settings_from_args(args):
     if values["connection_check_type"] not in CHECK_TYPES:
         raise InvalidOption("connection_check_type", "must be one of %s (got %r)"
                             % (", ".join(CHECK_TYPES), values["connection_check_type"]))
+    if not isinstance(values["write_events"], bool):
+        raise InvalidOption("write_events", "must be true or false (got %r)" % (values["write_events"],))
     node_conninfo = args.get("node_conninfo") or {}
     if not isinstance(node_conninfo, dict) or not all(isinstance(v, str) and v for v in node_conninfo.values()):
         raise InvalidOption("node_conninfo", "must map node names to conninfo strings (got %r)" % (node_conninfo,))
-    return Settings(conninfo=tuple(conninfo), node_conninfo=dict(node_conninfo), password=args.get("password") or None, cluster=str(values["cluster"]),
-                    monitor_interval=values["monitor_interval"], reconnect_attempts=values["reconnect_attempts"],
-                    reconnect_interval=values["reconnect_interval"],
-                    connection_check_type=values["connection_check_type"],
-                    connect_timeout=values["connect_timeout"])
+    return Settings(conninfo=tuple(conninfo), node_conninfo=dict(node_conninfo), password=args.get("password") or None,
+                    cluster=str(values["cluster"]), monitor_interval=values["monitor_interval"],
+                    reconnect_attempts=values["reconnect_attempts"], reconnect_interval=values["reconnect_interval"],
+                    connection_check_type=values["connection_check_type"], connect_timeout=values["connect_timeout"],
+                    failure_repeat_interval=values["failure_repeat_interval"], write_events=values["write_events"])
 
+
+# -- events ---------------------------------------------------------------------------------------
 
 def now_iso():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
@@ -114,12 +188,6 @@ def event(settings, name, record=None, **details):
     return {"repmgr": body}
 
 
-def current_primary(records):
-    """The active primary record of the metadata (None when there is none, or several)."""
-    primaries = [r for r in records if r.type == NodeType.PRIMARY.value and r.active]
-    return primaries[0] if len(primaries) == 1 else None
-
-
 def standby_view(record, observation):
     """What primary_failure tells the playbook about one survivor."""
     connected = bool(observation and observation.connected)
@@ -132,46 +200,495 @@ def standby_view(record, observation):
         received_lsn=lsn_to_text(observation.received_lsn) if connected else None,
         replayed_lsn=lsn_to_text(observation.replayed_lsn) if connected else None,
         wal_receiver_streaming=observation.wal_receiver_streaming if connected else None,
+        wal_receiver_last_msg_age=observation.wal_receiver_last_msg_age if connected else None,
     )
 
 
+def start_text(record, records):
+    """repmgrd_start's detail text for one node (None for a node repmgrd would not monitor)."""
+    primary = active_primary(records)
+    if record.type == NodeType.PRIMARY.value:
+        return START_PRIMARY_TEXT % (record.node_name, record.node_id) if record.active else None
+    upstream = next((r for r in records if r.node_id == record.upstream_node_id), None) or primary
+    if upstream is None or not record.active:
+        return None
+    if record.type == NodeType.WITNESS.value:
+        return START_WITNESS_TEXT % (upstream.node_name, upstream.node_id)
+    return START_STANDBY_TEXT % (upstream.node_name, upstream.node_id)
+
+
+# -- decisions (pure) -----------------------------------------------------------------------------
+
+def answers(observation):
+    return bool(observation is not None and observation.answers)
+
+
+def standby_changes(records, observations, primary_id, skip=()):
+    """[(record, STANDBY_FAILURE | STANDBY_RECOVERY)]: standbys and witnesses to mark inactive / active.
+
+    As repmgrd: an active standby (or witness) that does not answer is marked inactive; an
+    inactive one that answers again (a standby in recovery) is marked active. A refused
+    session is an answer. Failed former primaries are not standbys: they are left alone.
+    """
+    changes = []
+    for record in records:
+        if record.node_id == primary_id or record.node_id in skip:
+            continue
+        if record.type not in (NodeType.STANDBY.value, NodeType.WITNESS.value):
+            continue
+        observation = observations.get(record.node_id)
+        if observation is None:
+            continue
+        if record.active and not answers(observation):
+            changes.append((record, STANDBY_FAILURE))
+        elif not record.active and observation.connected and \
+                (record.type == NodeType.WITNESS.value or observation.in_recovery):
+            changes.append((record, STANDBY_RECOVERY))
+    return changes
+
+
+def unfinished_failover(truth, observations):
+    """The failed primary whose failover a run left unfinished, or None.
+
+    Unfinished: a node runs as the live primary, but the metadata still names another as the
+    active primary (the run died between pg_promote() and the metadata write), or an active
+    standby or witness that answers still has a former primary as its upstream (the follows
+    did not happen).
+    """
+    live = truth.primary_id
+    if live is None:
+        return None
+    registered = active_primary(truth.records)
+    if registered is not None and registered.node_id != live:
+        return registered
+    for record in truth.records:
+        if not record.active or record.node_id == live or record.upstream_node_id in (None, live):
+            continue
+        if record.type not in (NodeType.STANDBY.value, NodeType.WITNESS.value):
+            continue
+        upstream = truth.record(record.upstream_node_id)
+        if upstream is None or upstream.type != NodeType.PRIMARY.value:
+            continue  # a cascaded standby streams from a standby: that is no failover to finish
+        if answers(observations.get(record.node_id)) and not _runs(observations.get(upstream.node_id)):
+            return upstream
+    return None
+
+
+def _runs(observation):
+    return bool(observation is not None and observation.connected and observation.in_recovery is False)
+
+
+def retry_offsets(settings):
+    """Seconds after the failed check at which repmgrd's further attempts start."""
+    return [k * settings.reconnect_interval for k in range(1, settings.reconnect_attempts)]
+
+
+# -- I/O the loop is given --------------------------------------------------------------------------
+
+class Unreachable(Exception):
+    """A connection attempt failed; `reachability` says whether the server answered (REJECTED)."""
+
+    def __init__(self, reachability, message):
+        super().__init__(message)
+        self.reachability = reachability
+
+
 @dataclass
-class NodeWatch:
-    """What the source remembers about the other nodes, to emit events on transitions only."""
+class MonitorIO:
+    """Everything the loop does to the world. Every coroutine is bounded by the implementation.
 
-    down: set = field(default_factory=set)  # node ids reported as failed
-    stale: set = field(default_factory=set)  # node ids reported as stale primaries
+    clock() -> seconds (monotonic); sleep(seconds); connect(conninfo, hold) -> session with
+    `broken_within(seconds) -> bool`, `query_ok(sql) -> bool` and `close()` (hold: the session
+    also LISTENs, so that waiting on it notices a crash), or raises Unreachable; ping(conninfo)
+    -> True when the server answered; survey(records) -> {node_id: NodeObservation} with each
+    node's own metadata copy, under one deadline; execute(conninfo, [(sql, params)]) in one
+    transaction; emit(event).
+    """
 
-    def transitions(self, settings, records, observations, primary_id):
-        """standby_failure / node_recovered / stale_primary events for this round of probes.
+    clock: Callable[[], float]
+    sleep: Callable[[float], Any]
+    connect: Callable[..., Any]
+    ping: Callable[[str], Any]
+    survey: Callable[[list], Any]
+    execute: Callable[[str, list], Any]
+    emit: Callable[[dict], Any]
+    wall: Callable[[], Any] = field(default=lambda: datetime.datetime.now(datetime.timezone.utc))
 
-        The primary is watched separately. An inactive node (a failed former primary) that is
-        down is old news; one that comes back running as a primary is a stale primary.
-        """
-        events = []
-        for record in records:
-            if record.node_id == primary_id:
+
+# -- the loop -------------------------------------------------------------------------------------
+
+class Monitor:
+    """One watched cluster: the trusted metadata, the primary, what was reported and what waits to be written."""
+
+    def __init__(self, settings, io):
+        self.s = settings
+        self.io = io
+        self.records = ()
+        self.primary = None  # NodeRecord of the primary being watched
+        self.held = None
+        self.pending = []  # transactions for repmgr.events (and node activity) on the primary
+        self.reported_failure = {}  # failed node_id -> clock of its last primary_failure
+        self.failure_counts = {}
+        self.stale = set()
+        self.invalid = set()
+        self.marked = set()  # (node_id, change) already reported, until the metadata shows it
+        self.observations = {}
+        self.truth = None
+
+    # small helpers
+
+    async def emit(self, name, record=None, **details):
+        await self.io.emit(event(self.s, name, record, **details))
+
+    def reach(self, record):
+        return dataclasses.replace(record, conninfo=self.s.conninfo_for(record))
+
+    def queue_rows(self, *rows, statements=()):
+        """One transaction for the primary: node activity changes, then event rows (with their time)."""
+        if not self.s.write_events:
+            return
+        when = self.io.wall()
+        batch = list(statements) + [(metadata.INSERT_EVENT_AT, (node_id, name, True, details, when))
+                                    for node_id, name, details in rows]
+        self.pending.append(batch)
+        del self.pending[:-100]  # a primary that never comes back must not grow this forever
+
+    async def sleep_until(self, moment):
+        while True:
+            remaining = moment - self.io.clock()
+            if remaining <= 0:
+                return
+            await self.io.sleep(min(remaining, SLICE))
+
+    # one round of looking at every node
+
+    async def survey(self):
+        """Probe every known node; update the truth; report bad conninfo and stale primaries."""
+        if self.records:
+            targets = [self.reach(r) for r in self.records]
+        else:  # the very start: only the argument conninfo strings are known
+            targets = [NodeRecord(node_id=-(i + 1), node_name="conninfo %d" % (i + 1), type="unknown", conninfo=c)
+                       for i, c in enumerate(self.s.conninfo)]
+        observations = await self.io.survey(targets)
+        copies = {n: obs.nodes for n, obs in observations.items() if obs.connected and obs.nodes}
+        if not self.records:
+            fallback = next(iter(copies.values()), ())
+            if not fallback:
+                return None
+            self.records = tuple(fallback)
+            return await self.survey()
+        truth = cluster_truth(observations, copies, fallback=self.records)
+        self.truth, self.observations = truth, observations
+        if truth.records:
+            self.records = truth.records
+        await self.report_invalid_conninfo(observations)
+        await self.report_stale(truth)
+        return truth
+
+    async def report_invalid_conninfo(self, observations):
+        for node_id, observation in observations.items():
+            bad = bool(observation.extra.get("invalid_conninfo"))
+            record = next((r for r in self.records if r.node_id == node_id), None)
+            if bad and node_id not in self.invalid and record is not None:
+                self.invalid.add(node_id)
+                await self.emit(MONITOR_ERROR, record, option="conninfo",
+                                error="the conninfo of node %s in repmgr.nodes is invalid: %s; the node is skipped"
+                                % (describe(record), observation.error))
+            elif not bad:
+                self.invalid.discard(node_id)
+
+    async def report_stale(self, truth):
+        """stale_primary once per appearance of a node running as a primary beside the live one."""
+        running_beside = set(truth.stale_ids) | set(truth.rival_ids)
+        live = truth.record(truth.primary_id) if truth.primary_id is not None else None
+        for node_id in sorted(running_beside - self.stale):
+            record = truth.record(node_id)
+            if record is None or live is None:
                 continue
-            observation = observations.get(record.node_id)
-            connected = bool(observation and observation.connected)
-            if not connected and record.active and record.node_id not in self.down:
-                self.down.add(record.node_id)
-                events.append(event(settings, STANDBY_FAILURE, record,
-                                    error=observation.error if observation else None))
-            elif connected and record.node_id in self.down:
-                self.down.discard(record.node_id)
-                events.append(event(settings, NODE_RECOVERED, record))
-            events.extend(self._stale(settings, record, observation, primary_id))
-        return events
+            observation = self.observations.get(node_id)
+            await self.emit(STALE_PRIMARY, record, registered_as=record.type, active=record.active,
+                            primary_node_id=live.node_id, primary_node_name=live.node_name,
+                            timeline=observation.current_timeline if observation else None,
+                            primary_timeline=truth.timeline, same_timeline=node_id in truth.rival_ids)
+        self.stale = running_beside
 
-    def _stale(self, settings, record, observation, primary_id):
-        """A node other than the primary that runs as a primary: a split brain to report, once."""
-        running_as_primary = bool(observation and observation.connected and observation.in_recovery is False
-                                  and record.type != NodeType.WITNESS.value)
-        if running_as_primary and record.node_id not in self.stale and primary_id is not None:
-            self.stale.add(record.node_id)
-            return [event(settings, STALE_PRIMARY, record, registered_as=record.type, active=record.active,
-                          primary_node_id=primary_id)]
-        if not running_as_primary:
-            self.stale.discard(record.node_id)
-        return []
+    # starting
+
+    async def start(self):
+        """Find the cluster and its primary (waiting while none is known), then report repmgrd_start."""
+        complained = False
+        while True:
+            truth = await self.survey()
+            if truth is not None:
+                target = truth.record(truth.primary_id) if truth.primary_id is not None else truth.active_primary
+                if target is not None:
+                    break
+            if not complained:
+                complained = True
+                await self.emit(MONITOR_ERROR, error="no node of the conninfo list answered with the repmgr metadata "
+                                                     "and a primary; waiting")
+            await self.io.sleep(self.s.monitor_interval)
+        self.primary = target
+        await self.open_held()  # before repmgrd_start: from then on a crash is noticed at once
+        await self.emit(REPMGRD_START, target, nodes=[r.node_name for r in self.records],
+                        detection_window=self.s.detection_window, reconnect_attempts=self.s.reconnect_attempts,
+                        reconnect_interval=self.s.reconnect_interval, monitor_interval=self.s.monitor_interval)
+        rows = [(r.node_id, REPMGRD_START, start_text(r, self.records)) for r in self.records]
+        self.queue_rows(*[row for row in rows if row[2]])
+        await self.flush()
+
+    async def run(self):
+        """start(), then watch forever. Cancelled (the rulebook stops): repmgrd_shutdown, re-raised."""
+        try:
+            await self.guarded(self.start)
+            while self.primary is None:
+                await self.io.sleep(self.s.monitor_interval)
+                await self.guarded(self.start)
+            while True:
+                await self.guarded(self.step)
+        except asyncio.CancelledError:
+            await self.shutdown()
+            raise
+
+    async def guarded(self, step):
+        """Run one step; an unexpected error is a monitor_error event, never the end of the monitor."""
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # pylint: disable=broad-except
+            await self.emit(MONITOR_ERROR, self.primary, error="%s: %s" % (type(error).__name__, error))
+            await self.io.sleep(self.s.monitor_interval)
+
+    async def shutdown(self):
+        if self.primary is not None:
+            self.queue_rows((self.primary.node_id, REPMGRD_SHUTDOWN, SHUTDOWN_TEXT))
+        try:
+            await asyncio.wait_for(self.flush(), SHUTDOWN_WRITE_TIMEOUT)
+        except (asyncio.TimeoutError, asyncio.CancelledError, Exception):  # pylint: disable=broad-except
+            pass
+        await self.close_held()
+
+    # watching the primary
+
+    async def close_held(self):
+        if self.held is not None:
+            try:
+                await self.held.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+            self.held = None
+
+    async def open_held(self):
+        try:
+            self.held = await self.io.connect(self.s.conninfo_for(self.primary), True)
+        except Unreachable:
+            self.held = None
+
+    async def attempt(self):
+        """One reconnection attempt: True when the primary answered (a refused session is an answer)."""
+        try:
+            session = await self.io.connect(self.s.conninfo_for(self.primary), False)
+        except Unreachable as failure:
+            return failure.reachability is Reachability.REJECTED
+        except Exception:  # pylint: disable=broad-except
+            return False
+        try:
+            if self.s.connection_check_type == "query":
+                return await session.query_ok("SELECT 1")
+            return True
+        finally:
+            await session.close()
+
+    async def check(self):
+        """The primary answers, by the configured check type (repmgr's connection_check_type)."""
+        kind = self.s.connection_check_type
+        if kind == "ping":
+            return await self.io.ping(self.s.conninfo_for(self.primary))
+        if kind == "query" and self.held is not None:
+            return await self.held.query_ok("SELECT 1")
+        return await self.attempt()
+
+    async def step(self):
+        """One monitor interval of watching the primary."""
+        if self.held is None:
+            await self.open_held()
+            if self.held is None and not await self.check():
+                await self.failing()  # down from the start: no need to wait for the next check
+                return
+        if self.held is not None:
+            broken = await self.held.broken_within(self.s.monitor_interval)
+        else:  # it answers but refuses a session (too many clients): checks only
+            await self.io.sleep(self.s.monitor_interval)
+            broken = False
+        if broken or not await self.check():
+            await self.failing()
+            return
+        await self.round()
+
+    async def round(self):
+        """What the survey shows while the primary answers the checks."""
+        truth = await self.survey()
+        if truth is None:
+            return
+        if truth.primary_id is not None and truth.primary_id != self.primary.node_id:
+            await self.switch_to(truth.primary_id)
+            return
+        if truth.primary_id == self.primary.node_id:
+            await self.mark_standbys(truth)
+        await self.report_unfinished(truth)
+        await self.flush()
+
+    async def switch_to(self, node_id):
+        previous = self.primary
+        self.primary = self.truth.record(node_id) or previous
+        await self.close_held()
+        await self.emit(NEW_PRIMARY, self.primary, previous_node_id=previous.node_id,
+                        previous_node_name=previous.node_name, timeline=self.truth.timeline)
+        await self.report_unfinished(self.truth)
+        await self.flush()
+
+    async def mark_standbys(self, truth):
+        """standby_failure / standby_recovery: events, and the record's active flag on the primary."""
+        changes = standby_changes(truth.records, self.observations, truth.primary_id, skip=self.invalid)
+        for record, change in changes:
+            if (record.node_id, change) in self.marked:
+                continue
+            self.marked.add((record.node_id, change))
+            self.marked.discard((record.node_id, STANDBY_RECOVERY if change == STANDBY_FAILURE else STANDBY_FAILURE))
+            observation = self.observations.get(record.node_id)
+            await self.emit(change, record, error=observation.error if observation else None)
+            text = STANDBY_FAILURE_TEXT if change == STANDBY_FAILURE else STANDBY_RECOVERY_TEXT
+            self.queue_rows((record.node_id, change, text % (record.node_name, record.node_id)),
+                            statements=[(metadata.SET_ACTIVE, (change == STANDBY_RECOVERY, record.node_id))])
+
+    async def report_unfinished(self, truth):
+        failed = unfinished_failover(truth, self.observations)
+        if failed is not None and self.due(failed.node_id):
+            await self.report_failure(failed, reason="unfinished",
+                                      detail="node %s runs as the primary, but the failover of %s is not finished"
+                                      % (describe(truth.record(truth.primary_id)), describe(failed)))
+
+    def due(self, node_id):
+        last = self.reported_failure.get(node_id)
+        return last is None or self.io.clock() - last >= self.s.repeat_interval
+
+    async def report_failure(self, failed, reason, detail, first_failure=None):
+        now = self.io.clock()
+        self.reported_failure[failed.node_id] = now
+        count = self.failure_counts.get(failed.node_id, 0) + 1
+        self.failure_counts[failed.node_id] = count
+        standbys = [standby_view(r, self.observations.get(r.node_id)) for r in self.records
+                    if r.node_id != failed.node_id]
+        await self.emit(PRIMARY_FAILURE, failed, reason=reason, detail=detail, repeat=count - 1, standbys=standbys,
+                        seconds_since_first_failure=round(now - first_failure, 3) if first_failure else None,
+                        reconnect_attempts=self.s.reconnect_attempts, reconnect_interval=self.s.reconnect_interval,
+                        detection_window=self.s.detection_window)
+
+    # losing the primary
+
+    async def retry_window(self, started):
+        """repmgrd's try_reconnect: True when the primary answered an attempt within the window.
+
+        Each attempt starts on schedule as its own task, so a hung one (which takes a whole
+        connect_timeout) does not push the next one back.
+        """
+        attempts = []
+
+        def answered():
+            return any(task.done() and not task.cancelled() and task.result() for task in attempts)
+
+        try:
+            for offset in retry_offsets(self.s):
+                while self.io.clock() < started + offset:
+                    if answered():
+                        return True
+                    await self.io.sleep(min(SLICE, started + offset - self.io.clock()))
+                attempts.append(asyncio.ensure_future(self.attempt()))
+            while not answered():
+                if all(task.done() for task in attempts):
+                    return False
+                await self.io.sleep(SLICE)
+            return True
+        finally:
+            for task in attempts:
+                if not task.done():
+                    task.cancel()
+
+    async def failing(self):
+        """The primary failed a check: the retry window, then primary_failure (or a reconnect)."""
+        started = self.io.clock()
+        failed = self.primary
+        await self.close_held()
+        await self.emit(UPSTREAM_DISCONNECT, failed, reconnect_attempts=self.s.reconnect_attempts,
+                        reconnect_interval=self.s.reconnect_interval, detection_window=self.s.detection_window)
+        self.queue_rows((failed.node_id, UPSTREAM_DISCONNECT, DISCONNECT_TEXT % (failed.node_name, failed.node_id)))
+        window = asyncio.ensure_future(self.retry_window(started))
+        survey = None
+        try:
+            while not window.done() and self.io.clock() < started + self.s.detection_window:
+                await self.io.sleep(SLICE)
+            # The survivors are surveyed while the last attempt runs: a hung primary costs one
+            # connect_timeout after the window, not two.
+            survey = asyncio.ensure_future(self.survey())
+            answered = await window
+            if answered:
+                await self.reconnected(started)
+                return
+            truth = await survey
+        finally:
+            for task in (window, survey):
+                if task is not None and not task.done():
+                    task.cancel()
+        if truth is not None and truth.primary_id == failed.node_id:
+            await self.reconnected(started)  # it answered the survey after all
+            return
+        if truth is not None and truth.primary_id is not None:
+            await self.switch_to(truth.primary_id)  # another node took over meanwhile (a switchover)
+            return
+        await self.report_failure(failed, reason="unreachable",
+                                  detail="node %s did not answer %d attempts, %s s apart"
+                                  % (describe(failed), max(self.s.reconnect_attempts, 1), self.s.reconnect_interval),
+                                  first_failure=started)
+        await self.lost(failed, started)
+
+    async def reconnected(self, started, after_failure=False):
+        seconds = self.io.clock() - started
+        await self.emit(UPSTREAM_RECONNECT, self.primary, seconds=round(seconds, 3), after_failure=after_failure)
+        self.queue_rows((self.primary.node_id, UPSTREAM_RECONNECT, RECONNECT_TEXT % int(seconds)))
+        self.reported_failure.pop(self.primary.node_id, None)
+        await self.flush()
+
+    async def lost(self, failed, started):
+        """While the primary is lost: survey; repeat primary_failure until it is back or another runs as primary."""
+        while True:
+            await self.io.sleep(self.s.monitor_interval)
+            truth = await self.survey()
+            if truth is None:
+                continue
+            if truth.primary_id == failed.node_id:
+                await self.reconnected(started, after_failure=True)
+                return
+            if truth.primary_id is not None:
+                await self.switch_to(truth.primary_id)
+                return
+            if self.due(failed.node_id):
+                await self.report_failure(failed, reason="unreachable",
+                                          detail="node %s is still unreachable and no node has taken over"
+                                          % describe(failed), first_failure=started)
+
+    # writing what happened
+
+    async def flush(self):
+        """Write the waiting rows on the live primary, oldest first; keep them when it cannot take them."""
+        if not self.pending or self.truth is None or self.truth.primary_id is None:
+            return
+        target = self.truth.record(self.truth.primary_id)
+        if target is None:
+            return
+        while self.pending:
+            try:
+                await self.io.execute(self.s.conninfo_for(target), self.pending[0])
+            except Exception:  # pylint: disable=broad-except
+                return  # the next round tries again
+            self.pending.pop(0)

@@ -30,43 +30,49 @@ except ImportError:
     psycopg = None
 
 
-async def _probe_connected(conn, node_id):
-    """Everything we want to know from one open session, as NodeObservation fields."""
-    facts, own_record, clients, receiver = {}, None, None, None
+async def _optional(cur, statement, params=()):
+    """Rows of a query that may fail on some nodes (no metadata, no privilege): None then."""
+    try:
+        await cur.execute(statement, params)
+        return await cur.fetchall()
+    except psycopg.Error:
+        return None
+
+
+async def _probe_connected(conn, node_id, read_nodes=False):
+    """Everything we want to know from one open session, as NodeObservation fields.
+
+    The session is in autocommit mode: a query that fails (no repmgr metadata on a fresh
+    server, no right to read pg_stat_replication) costs only that query.
+    """
     async with conn.cursor() as cur:
         await cur.execute(replication.SERVER_FACTS)
         facts = replication.server_facts_from_row(await cur.fetchone())
-        try:
-            await cur.execute(metadata.SELECT_NODE, (node_id,))
-            row = await cur.fetchone()
-            own_record = metadata.node_record_from_row(row) if row else None
-        except psycopg.Error:
-            own_record = None  # no metadata on that node: its own record cannot be read
-        try:
-            await cur.execute(replication.REPLICATION_CLIENTS)
-            clients = replication.replication_clients_from_rows(await cur.fetchall())
-            await cur.execute(replication.WAL_RECEIVER)
-            receiver = await cur.fetchone()
-        except psycopg.Error:
-            pass
-    facts.update(
-        own_record=own_record,
-        replication=clients,
-        wal_receiver_streaming=(receiver is not None and receiver[0] == "streaming"),
-        wal_receiver_upstream=receiver[1] if receiver else None,
-        wal_receiver_timeline=receiver[2] if receiver else None,
-    )
+        rows = await _optional(cur, metadata.SELECT_NODE, (node_id,))
+        facts["own_record"] = metadata.node_record_from_row(rows[0]) if rows else None
+        rows = await _optional(cur, replication.REPLICATION_CLIENTS)
+        facts["replication"] = replication.replication_clients_from_rows(rows) if rows is not None else None
+        rows = await _optional(cur, replication.WAL_RECEIVER)
+        facts.update(replication.wal_receiver_from_row(rows[0] if rows else None))
+        rows = await _optional(cur, metadata.SELECT_VOTING_TERM)
+        facts["voting_term"] = rows[0][0] if rows else None
+        if read_nodes:
+            rows = await _optional(cur, metadata.SELECT_NODES)
+            facts["nodes"] = tuple(metadata.node_record_from_row(row) for row in rows) if rows is not None else None
+    if facts["in_recovery"] and facts["wal_receiver_timeline"]:
+        facts["current_timeline"] = max(facts["wal_receiver_timeline"], facts["current_timeline"] or 0)
     return facts
 
 
-async def probe_node(record, password=None, connect_timeout=5, secrets=()):
+async def probe_node(record, password=None, connect_timeout=5, secrets=(), read_nodes=False):
     """Probe one node of the metadata; never raises for a node problem."""
     started = time.monotonic()
     try:
         target = session_conninfo(node_conninfo(record.conninfo, password), connect_timeout=connect_timeout,
                                   statement_timeout=max(connect_timeout, 1))
     except InvalidOption as exc:
-        return NodeObservation(record.node_id, Reachability.DOWN, error=str(exc))
+        # a broken conninfo in the metadata: the node cannot be reached, and the reason is ours
+        return NodeObservation(record.node_id, Reachability.DOWN, error=str(exc), extra={"invalid_conninfo": True})
     try:
         conn = await psycopg.AsyncConnection.connect(target, autocommit=True)
     except psycopg.Error as exc:
@@ -74,7 +80,7 @@ async def probe_node(record, password=None, connect_timeout=5, secrets=()):
         return NodeObservation(record.node_id, classify_failure(message), error=message,
                                extra={"probe_seconds": round(time.monotonic() - started, 3)})
     try:
-        fields = await _probe_connected(conn, record.node_id)
+        fields = await _probe_connected(conn, record.node_id, read_nodes)
     except psycopg.Error as exc:
         message = conninfo_util.mask_text(str(exc).strip(), secrets=(password,) if password else ())
         return NodeObservation(record.node_id, Reachability.CONNECTED, error=message)
@@ -84,12 +90,15 @@ async def probe_node(record, password=None, connect_timeout=5, secrets=()):
                            extra={"probe_seconds": round(time.monotonic() - started, 3)}, **fields)
 
 
-async def probe_nodes_async(records, password=None, timeout=5, secrets=()):
-    """{node_id: NodeObservation} for every record, all within `timeout` (+ a small margin)."""
+async def probe_nodes_async(records, password=None, timeout=5, secrets=(), read_nodes=False):
+    """{node_id: NodeObservation} for every record, all within `timeout` (+ a small margin).
+
+    read_nodes: also read each node's own copy of repmgr.nodes (NodeObservation.nodes).
+    """
 
     async def bounded(record):
         try:
-            return await asyncio.wait_for(probe_node(record, password, timeout, secrets), timeout + 1)
+            return await asyncio.wait_for(probe_node(record, password, timeout, secrets, read_nodes), timeout + 1)
         except asyncio.TimeoutError:
             return NodeObservation(record.node_id, Reachability.DOWN,
                                    error="no answer within %s seconds (server hung or network cut)" % timeout)
@@ -98,9 +107,9 @@ async def probe_nodes_async(records, password=None, timeout=5, secrets=()):
     return {obs.node_id: obs for obs in results}
 
 
-def probe_nodes(records, password=None, timeout=5, secrets=()):
+def probe_nodes(records, password=None, timeout=5, secrets=(), read_nodes=False):
     """Synchronous entry point for modules."""
     conninfo_util.require_psycopg()
     if not records:
         return {}
-    return asyncio.run(probe_nodes_async(records, password, timeout, secrets))
+    return asyncio.run(probe_nodes_async(records, password, timeout, secrets, read_nodes))

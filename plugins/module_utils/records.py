@@ -90,11 +90,29 @@ class NodeObservation:
     wal_receiver_streaming: Optional[bool] = None
     wal_receiver_upstream: Optional[str] = None  # sender_host of pg_stat_wal_receiver
     wal_receiver_timeline: Optional[int] = None  # received_tli of pg_stat_wal_receiver
+    wal_receiver_sender_port: Optional[int] = None  # sender_port of pg_stat_wal_receiver
+    # seconds since the WAL receiver last got a message from its upstream (fresh evidence that
+    # the upstream is alive); None when there is no WAL receiver
+    wal_receiver_last_msg_age: Optional[float] = None
+    # the timeline the server writes (primary) or receives (standby) now: pg_control_checkpoint()
+    # lags behind a promotion until the next checkpoint, this does not
+    current_timeline: Optional[int] = None
+    voting_term: Optional[int] = None  # repmgr.voting_term on that node (None: no row, or unreadable)
+    # the node's own copy of repmgr.nodes, when the probe was asked for it (read_nodes=True)
+    nodes: Optional[Tuple[NodeRecord, ...]] = None
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def connected(self) -> bool:
         return self.reachability is Reachability.CONNECTED
+
+    @property
+    def answers(self) -> bool:
+        """The server answered: a session was opened, or it refused one (a FATAL is an answer).
+
+        A refused login (too many clients, pg_hba, a password) is a live server, never a failed one.
+        """
+        return self.reachability in (Reachability.CONNECTED, Reachability.REJECTED)
 
 
 def describe(record) -> str:

@@ -30,7 +30,10 @@ SELECT pg_catalog.pg_is_in_recovery(),
        CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL ELSE pg_catalog.pg_current_wal_lsn()::text END,
        CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_is_wal_replay_paused() END,
        (SELECT system_identifier FROM pg_catalog.pg_control_system()),
-       pg_catalog.current_setting('server_version_num')::int
+       pg_catalog.current_setting('server_version_num')::int,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL
+            ELSE ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int
+       END
 """
 
 REPLICATION_CLIENTS = """
@@ -38,7 +41,14 @@ SELECT application_name, state, sent_lsn::text, flush_lsn::text, replay_lsn::tex
   FROM pg_catalog.pg_stat_replication
 """
 
-WAL_RECEIVER = "SELECT status, sender_host, received_tli FROM pg_catalog.pg_stat_wal_receiver"
+# last_msg_age: seconds since the upstream last sent anything (WAL or a keepalive): fresh
+# evidence that the upstream is alive, where `status = 'streaming'` stays true until
+# wal_receiver_timeout even when the upstream is frozen.
+WAL_RECEIVER = """
+SELECT status, sender_host, received_tli, sender_port,
+       EXTRACT(epoch FROM pg_catalog.clock_timestamp() - last_msg_receipt_time)::float8
+  FROM pg_catalog.pg_stat_wal_receiver
+"""
 
 SLOT_STATE = "SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = %s AND slot_type = 'physical'"
 CREATE_SLOT = "SELECT pg_catalog.pg_create_physical_replication_slot(%s, TRUE)"
@@ -46,11 +56,16 @@ DROP_SLOT = "SELECT pg_catalog.pg_drop_replication_slot(%s)"
 
 
 def server_facts_from_row(row):
-    """dict of SERVER_FACTS, LSNs as integers."""
-    in_recovery, timeline, received, replayed, current, paused, system_id, version = row
+    """dict of SERVER_FACTS, LSNs as integers.
+
+    current_timeline is the primary's WAL timeline (from the name of its current WAL file);
+    for a standby the probe fills it from its WAL receiver, or the last checkpoint.
+    """
+    in_recovery, timeline, received, replayed, current, paused, system_id, version, writing_timeline = row
     return dict(
         in_recovery=bool(in_recovery),
         timeline=timeline,
+        current_timeline=writing_timeline if writing_timeline is not None else timeline,
         received_lsn=lsn_from_text(received),
         replayed_lsn=lsn_from_text(replayed),
         current_lsn=lsn_from_text(current),
@@ -71,6 +86,17 @@ def replication_clients_from_rows(rows):
         )
         for r in rows
     )
+
+
+def wal_receiver_from_row(row):
+    """dict of WAL_RECEIVER's row (None: no WAL receiver runs) as NodeObservation fields."""
+    if row is None:
+        return dict(wal_receiver_streaming=False, wal_receiver_upstream=None, wal_receiver_timeline=None,
+                    wal_receiver_sender_port=None, wal_receiver_last_msg_age=None)
+    status, host, received_tli, port, age = row
+    return dict(wal_receiver_streaming=status == "streaming", wal_receiver_upstream=host,
+                wal_receiver_timeline=received_tli, wal_receiver_sender_port=port,
+                wal_receiver_last_msg_age=float(age) if age is not None else None)
 
 
 def server_facts(conn):

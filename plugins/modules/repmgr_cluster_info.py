@@ -83,11 +83,21 @@ EXAMPLES = r"""
 - name: Who is the running primary?
   pgha.repmgr.repmgr_cluster_info:
     login_host: 127.0.0.12
-    query: "nodes[?status=='* running'].node_name | [0]"
+    query: "nodes[?reachable && in_recovery == `false` && type != 'witness'].node_name"
   register: primary
 """
 
 RETURN = r"""
+local_node_id:
+  description: The node the module connected to (whose copy of the metadata this is), by its conninfo's host and port.
+  returned: always
+  type: int
+  sample: 2
+local_node_name:
+  description: Its node name.
+  returned: always
+  type: str
+  sample: node2
 nodes:
   description: One entry per registered node, ordered by node_id.
   returned: always
@@ -104,7 +114,10 @@ nodes:
     upstream_node_name: {description: "Registered upstream node name", type: str}
     location: {description: "Location", type: str}
     priority: {description: "Failover priority (0 = never promoted)", type: int}
-    timeline: {description: "Timeline of the last checkpoint, null when unreachable", type: int}
+    timeline: {description: "Timeline of the last checkpoint (repmgr's Timeline column), null when unreachable", type: int}
+    current_timeline:
+      description: "The timeline the node writes (a primary) or receives (a standby) now; unlike C(timeline) it is current right after a promotion"
+      type: int
     reachable: {description: "Whether a session could be opened", type: bool}
     reachability: {description: "C(connected), C(rejected) (server answered but refused) or C(down)", type: str}
     in_recovery: {description: "pg_is_in_recovery() on the node, null when unknown", type: bool}
@@ -116,6 +129,12 @@ nodes:
     conninfo: {description: "The node's conninfo, any password masked", type: str}
     wal_receiver_streaming: {description: "Whether the node's WAL receiver streams (standbys)", type: bool}
     wal_receiver_upstream: {description: "The host the node's WAL receiver streams from", type: str}
+    wal_receiver_sender_port: {description: "The port the node's WAL receiver streams from", type: int}
+    wal_receiver_upstream_node_id: {description: "The registered node whose host and port the WAL receiver streams from", type: int}
+    wal_receiver_last_msg_age:
+      description: "Seconds since the WAL receiver last got a message (WAL or keepalive) from its upstream: fresh evidence that the upstream is alive"
+      type: float
+    voting_term: {description: "repmgr.voting_term on the node (the electoral term it holds)", type: int}
     error: {description: "Connection error when not reachable (passwords masked)", type: str}
 cluster_show:
   description:
@@ -213,8 +232,11 @@ def main():
         with connection.connect_with_params(params) as conn:
             view = cluster.read_view(conn, password=params["login_password"] or None,
                                      timeout=params["connect_timeout"], secrets=secrets_of(module))
+            local = view.record(view.local_node_id) if view.local_node_id is not None else None
             result = dict(
                 changed=False,
+                local_node_id=local.node_id if local else None,
+                local_node_name=local.node_name if local else None,
                 nodes=cluster.node_summaries(view),
                 cluster_show="\n".join(tables.format_show(view.show, compact=params["compact"])).rstrip("\n"),
                 table=tables.format_show_table(view.show.rows, compact=params["compact"]),

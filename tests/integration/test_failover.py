@@ -104,7 +104,7 @@ def test_a_crashed_primary_is_replaced_by_the_best_standby(cluster, registered, 
     node1.sql("UPDATE repmgr.nodes SET priority = 50 WHERE node_id = 2")
 
     with Rulebook(registered, monitor_vars(cluster), tmp_path) as rulebook:
-        rulebook.wait_for("monitor_start", 60)
+        rulebook.wait_for("repmgrd_start", 60)
         crashed = time.monotonic()
         node1.crash()
         cluster.wait_until(lambda: primaries(cluster) == ["node3"], timeout=60, what="node3 is the new primary")
@@ -142,7 +142,7 @@ def test_a_partition_of_the_monitor_alone_changes_nothing(cluster, registered, t
     events_before = events(node1)
     try:
         with Rulebook(registered, variables, tmp_path) as rulebook:
-            rulebook.wait_for("monitor_start", 60)
+            rulebook.wait_for("repmgrd_start", 60)
             proxy.cut()
             rulebook.wait_for("primary_failure", 60)
             rulebook.wait_for("no failover of node1", 60)
@@ -151,6 +151,8 @@ def test_a_partition_of_the_monitor_alone_changes_nothing(cluster, registered, t
         proxy.restore()
         proxy.close()
     assert primaries(cluster) == ["node1"]
-    assert events(node1) == events_before
+    written = [e for e in events(node1) if e not in events_before]
+    assert not [e for e in written if e[1] in ("standby_promote", "repmgrd_failover_promote", "standby_follow",
+                                                  "repmgrd_failover_follow")], written
     cluster.wait_streaming(node2, node1)
     cluster.wait_streaming(node3, node1)

@@ -115,15 +115,16 @@ def source(cluster, **overrides):
 def test_a_crash_is_noticed_at_once_and_confirmed_after_the_window(cluster, inventory):
     node1, node2, node3 = cluster.nodes
     with source(cluster, monitor_interval=5) as run:
-        _stamp, start = run.wait_for("monitor_start", 30)
-        assert (start["node_name"], start["cluster"], start["detection_window"]) == ("node1", "mon", 1.5)
+        _stamp, start = run.wait_for("repmgrd_start", 30)
+        # repmgrd's count: the failed check is attempt 1, then 2 more 0.5 s apart
+        assert (start["node_name"], start["cluster"], start["detection_window"]) == ("node1", "mon", 1.0)
         crashed = time.monotonic()
         node1.crash()
-        noticed, _disconnect = run.wait_for("upstream_disconnect", 10, "node1")
+        noticed, _disconnect = run.wait_for("repmgrd_upstream_disconnect", 10, "node1")
         # the held session breaks: long before the next 5 s check
         assert noticed - crashed < 2.5
         confirmed, failure = run.wait_for("primary_failure", 15, "node1")
-        assert confirmed - noticed >= 1.5 - 0.1
+        assert confirmed - noticed >= 1.0 - 0.1
         survivors = {s["node_name"]: s for s in failure["standbys"]}
         assert set(survivors) == {"node2", "node3"}
         assert all(s["reachable"] and s["in_recovery"] for s in survivors.values())
@@ -136,11 +137,11 @@ def test_a_crash_is_noticed_at_once_and_confirmed_after_the_window(cluster, inve
 def test_a_restart_within_the_window_is_a_reconnect_not_a_failure(cluster, inventory):
     node1 = cluster.nodes[0]
     with source(cluster, reconnect_attempts=10, reconnect_interval=1) as run:
-        run.wait_for("monitor_start", 30)
+        run.wait_for("repmgrd_start", 30)
         node1.crash()
-        run.wait_for("upstream_disconnect", 10, "node1")
+        run.wait_for("repmgrd_upstream_disconnect", 10, "node1")
         node1.start()
-        _stamp, back = run.wait_for("upstream_reconnect", 20, "node1")
+        _stamp, back = run.wait_for("repmgrd_upstream_reconnect", 20, "node1")
         assert back["seconds"] < 10
         assert "primary_failure" not in run.names()
 
@@ -148,14 +149,14 @@ def test_a_restart_within_the_window_is_a_reconnect_not_a_failure(cluster, inven
 def test_a_hung_primary_is_found_by_the_check(cluster, inventory):
     node1, node2, node3 = cluster.nodes
     with source(cluster) as run:
-        run.wait_for("monitor_start", 30)
+        run.wait_for("repmgrd_start", 30)
         node1.hang(whole_server=True)
         try:
-            run.wait_for("upstream_disconnect", 15, "node1")
+            run.wait_for("repmgrd_upstream_disconnect", 15, "node1")
             run.wait_for("primary_failure", 15, "node1")
         finally:
             node1.resume()
-        run.wait_for("upstream_reconnect", 20, "node1")
+        run.wait_for("repmgrd_upstream_reconnect", 20, "node1")
     for standby in (node2, node3):
         cluster.wait_streaming(standby, node1)
 
@@ -163,18 +164,18 @@ def test_a_hung_primary_is_found_by_the_check(cluster, inventory):
 def test_standby_loss_and_return_and_all_nodes_down(cluster, inventory):
     node1, node2, node3 = cluster.nodes
     with source(cluster) as run:
-        run.wait_for("monitor_start", 30)
+        run.wait_for("repmgrd_start", 30)
         node3.crash()
         run.wait_for("standby_failure", 15, "node3")
         node3.start()
-        run.wait_for("node_recovered", 15, "node3")
+        run.wait_for("standby_recovery", 15, "node3")
         # everything down: the source reports and keeps running
         for node in cluster.nodes:
             node.crash()
         run.wait_for("primary_failure", 20, "node1")
         for node in cluster.nodes:
             node.start()
-        run.wait_for("upstream_reconnect", 30, "node1")
+        run.wait_for("repmgrd_upstream_reconnect", 30, "node1")
     for standby in (node2, node3):
         cluster.wait_streaming(standby, node1)
 
@@ -182,7 +183,7 @@ def test_standby_loss_and_return_and_all_nodes_down(cluster, inventory):
 def test_a_failed_former_primary_running_again_is_a_stale_primary(cluster, inventory):
     node1, node2, node3 = cluster.nodes
     with source(cluster) as run:
-        run.wait_for("monitor_start", 30)
+        run.wait_for("repmgrd_start", 30)
         node1.stop(mode="fast")
         run.wait_for("primary_failure", 20, "node1")
         promoted = run_module(inventory, "node2", "pgha.repmgr.repmgr_promote", {})
@@ -211,7 +212,7 @@ def test_the_source_runs_in_ansible_rulebook(cluster, inventory, tmp_path):
         password: "{{ repmgr_password }}"
   rules:
     - name: The monitor started
-      condition: event.repmgr.event == "monitor_start"
+      condition: event.repmgr.event == "repmgrd_start"
       action:
         run_module:
           name: ansible.builtin.copy
@@ -227,7 +228,7 @@ def test_the_source_runs_in_ansible_rulebook(cluster, inventory, tmp_path):
                             start_new_session=True)
     try:
         cluster.wait_until(lambda: marker.exists() and marker.read_text() == "node2" or proc.poll() is not None,
-                           timeout=90, what="the rule fired on monitor_start")
+                           timeout=90, what="the rule fired on repmgrd_start")
         assert proc.poll() is None, proc.stdout.read()
         assert marker.read_text() == "node2", "the primary is node2 since the previous test"
     finally:

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import monitor
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeObservation, NodeRecord, Reachability
+from builders import down, record, rejected, seen
 
 SETTINGS = monitor.settings_from_args(dict(conninfo="host=node1", cluster="main"))
 
@@ -14,7 +14,6 @@ SETTINGS = monitor.settings_from_args(dict(conninfo="host=node1", cluster="main"
 def test_defaults_are_repmgrs():
     assert (SETTINGS.monitor_interval, SETTINGS.reconnect_attempts, SETTINGS.reconnect_interval,
             SETTINGS.connection_check_type) == (2.0, 6, 10.0, "ping")
-    assert SETTINGS.detection_window == 60.0
     assert SETTINGS.conninfo == ("host=node1",)
 
 
@@ -37,49 +36,53 @@ def test_bad_arguments_name_the_argument(args, message):
     assert message in str(error.value)
 
 
-def record(node_id, node_type="standby", active=True):
-    return NodeRecord(node_id=node_id, node_name="node%d" % node_id, type=node_type, active=active,
-                      upstream_node_id=None if node_type == "primary" else 1)
+def test_the_window_is_counted_as_repmgrd_counts_it():
+    """Attempt 1 is the failed check: (attempts - 1) more, interval apart."""
+    assert SETTINGS.detection_window == 50.0 and monitor.retry_offsets(SETTINGS) == [10, 20, 30, 40, 50]
+    quick = monitor.settings_from_args(dict(conninfo="host=a", reconnect_attempts=5, reconnect_interval=1))
+    assert quick.detection_window == 4.0 and quick.repeat_interval == 10.0
+    assert monitor.settings_from_args(dict(conninfo="host=a", reconnect_attempts=0)).detection_window == 0
+    assert monitor.settings_from_args(dict(conninfo="host=a", failure_repeat_interval=3)).repeat_interval == 3.0
 
 
-RECORDS = (record(1, "primary"), record(2), record(3))
+RECORDS = (record(1, "primary"), record(2), record(3), record(4, "witness"))
 
 
-def up(node_id, in_recovery=True):
-    return NodeObservation(node_id, Reachability.CONNECTED, in_recovery=in_recovery)
+def test_standbys_and_witnesses_that_stop_answering_are_marked_inactive_and_back_active():
+    changes = monitor.standby_changes(RECORDS, {1: seen(1, in_recovery=False), 2: seen(2), 3: down(3),
+                                                4: rejected(4)}, 1)
+    assert [(r.node_name, change) for r, change in changes] == [("node3", "standby_failure")]
+    marked = (record(1, "primary"), record(2), record(3, active=False), record(4, "witness", active=False))
+    changes = monitor.standby_changes(marked, {2: seen(2), 3: seen(3), 4: seen(4, in_recovery=False)}, 1)
+    assert [(r.node_name, change) for r, change in changes] == [("node3", "standby_recovery"),
+                                                                ("node4", "standby_recovery")]
+    # a failed former primary is no standby; a node with a bad conninfo is skipped
+    after = (record(1, "primary", active=False), record(2, "primary"), record(3, upstream=2))
+    assert monitor.standby_changes(after, {1: down(1), 3: down(3)}, 2, skip={3}) == []
 
 
-def down(node_id):
-    return NodeObservation(node_id, Reachability.DOWN, error="Connection refused")
+def test_an_unfinished_failover_is_found():
+    from ansible_collections.pgha.repmgr.plugins.module_utils.primary import cluster_truth
+
+    promoted = {1: down(1), 2: seen(2, in_recovery=False, tli=2), 3: seen(3)}
+    before = (record(1, "primary"), record(2), record(3))
+    truth = cluster_truth(promoted, {2: before, 3: before})
+    assert monitor.unfinished_failover(truth, promoted).node_name == "node1"  # the metadata was not written
+    half = (record(1, "primary", active=False), record(2, "primary"), record(3))
+    truth = cluster_truth(promoted, {2: half, 3: half})
+    assert monitor.unfinished_failover(truth, promoted).node_name == "node1"  # node3 did not follow
+    done = (record(1, "primary", active=False), record(2, "primary"), record(3, upstream=2))
+    assert monitor.unfinished_failover(cluster_truth(promoted, {2: done}), promoted) is None
+    cascade = (record(1, "primary"), record(2), record(3, upstream=2))
+    healthy = {1: seen(1, in_recovery=False), 2: seen(2), 3: seen(3)}
+    assert monitor.unfinished_failover(cluster_truth(healthy, {1: cascade}), healthy) is None
+    # node3 still names node1, but it is down: nothing a run could finish now
+    assert monitor.unfinished_failover(cluster_truth({1: down(1), 2: seen(2, in_recovery=False, tli=2), 3: down(3)},
+                                                     {2: half}), {3: down(3)}) is None
 
 
-def names(events):
-    return [(e["repmgr"]["event"], e["repmgr"]["node_name"]) for e in events]
-
-
-def test_standby_failure_and_recovery_are_reported_once_each():
-    watch = monitor.NodeWatch()
-    assert watch.transitions(SETTINGS, RECORDS, {2: up(2), 3: up(3)}, 1) == []
-    assert names(watch.transitions(SETTINGS, RECORDS, {2: up(2), 3: down(3)}, 1)) == [("standby_failure", "node3")]
-    assert watch.transitions(SETTINGS, RECORDS, {2: up(2), 3: down(3)}, 1) == []
-    assert names(watch.transitions(SETTINGS, RECORDS, {2: up(2), 3: up(3)}, 1)) == [("node_recovered", "node3")]
-
-
-def test_a_failed_former_primary_that_comes_back_writable_is_a_stale_primary():
-    after_failover = (record(1, "primary", active=False), NodeRecord(node_id=2, node_name="node2", type="primary"),
-                      record(3))
-    watch = monitor.NodeWatch()
-    assert watch.transitions(SETTINGS, after_failover, {1: down(1), 3: up(3)}, 2) == [], \
-        "an inactive node that is down is old news"
-    stale = watch.transitions(SETTINGS, after_failover, {1: up(1, in_recovery=False), 3: up(3)}, 2)
-    assert names(stale) == [("stale_primary", "node1")]
-    assert stale[0]["repmgr"]["primary_node_id"] == 2 and stale[0]["repmgr"]["cluster"] == "main"
-    assert watch.transitions(SETTINGS, after_failover, {1: up(1, in_recovery=False), 3: up(3)}, 2) == []
-    assert watch.transitions(SETTINGS, after_failover, {1: up(1), 3: up(3)}, 2) == [], "rejoined as a standby"
-
-
-def test_current_primary_needs_exactly_one_active_primary_record():
-    assert monitor.current_primary(RECORDS).node_id == 1
-    assert monitor.current_primary((record(1, "primary", active=False), record(2))) is None
-    assert monitor.current_primary((record(1, "primary"), NodeRecord(node_id=2, node_name="n2", type="primary"))) \
-        is None
+def test_repmgrd_start_texts():
+    assert monitor.start_text(RECORDS[0], RECORDS) == 'monitoring cluster primary "node1" (ID: 1)'
+    assert monitor.start_text(RECORDS[1], RECORDS) == 'monitoring connection to upstream node "node1" (ID: 1)'
+    assert monitor.start_text(RECORDS[3], RECORDS) == 'witness monitoring connection to primary node "node1" (ID: 1)'
+    assert monitor.start_text(record(1, "primary", active=False), RECORDS) is None

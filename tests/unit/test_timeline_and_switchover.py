@@ -139,15 +139,17 @@ def test_promote_plan():
 
 
 def test_live_primary_is_the_newest_timelines():
+    from builders import down, record, seen, view
+
     from ansible_collections.pgha.repmgr.plugins.module_utils.cluster import choose_live_primary
 
-    stale = {"nodes": [{"node_name": "node1", "status": "* running", "timeline": 1},
-                       {"node_name": "node2", "status": "  running", "timeline": 1}]}
-    live = {"nodes": [{"node_name": "node1", "status": "! running", "timeline": 1},
-                      {"node_name": "node2", "status": "* running", "timeline": 2}]}
-    assert choose_live_primary([stale, live, {"failed": True, "msg": "down"}]) == "node2"
-    assert choose_live_primary([{"failed": True}]) is None
-    twins = {"nodes": [{"node_name": "node2", "status": "* running", "timeline": 2}]}
-    other = {"nodes": [{"node_name": "node3", "status": "* running", "timeline": 2}]}
+    before = [record(1, "primary"), record(2)]
+    after = [record(1, "primary", active=False), record(2, "primary")]
+    both_run = {1: seen(1, in_recovery=False, tli=1), 2: seen(2, in_recovery=False, tli=2)}
+    results = {"node1": view(before, both_run), "node2": view(after, both_run), "node3": {"failed": True}}
+    assert choose_live_primary(results) == "node2"
+    assert choose_live_primary({"node2": {"failed": True}}) is None
+    assert choose_live_primary({"node2": view(after, {1: down(1), 2: seen(2)})}) is None
+    twins = {2: seen(2, in_recovery=False, tli=2), 3: seen(3, in_recovery=False, tli=2)}
     with pytest.raises(PreconditionFailed, match="split brain: node2, node3 all run as primary on timeline 2"):
-        choose_live_primary([twins, other])
+        choose_live_primary({"node2": view([record(2, "primary"), record(3)], twins)})

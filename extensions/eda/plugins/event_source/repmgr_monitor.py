@@ -3,19 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """repmgr_monitor: watch a repmgr cluster's primary (and the other nodes) and report what happens.
 
-It holds a connection to the primary and waits on it, so a crashed primary is noticed at once
-(the connection breaks), and checks it every monitor_interval seconds (ping, connection or
-query), so a hung one is noticed at the next check. A lost primary is retried
-reconnect_attempts times, reconnect_interval seconds apart, as repmgrd does, before it is
-declared failed. Every network problem is an event, never an exception: the source survives
-every node being down, restarted or hung. The decisions live in
-plugins/module_utils/monitor.py; this file does the waiting.
+The loop and every decision live in plugins/module_utils/monitor.py (unit-tested with a
+scripted clock and cluster); this file gives it the real world: psycopg sessions, libpq's
+ping, the parallel probe, and ansible-rulebook's queue. Every await here is bounded by a
+timeout, and every connection problem becomes an Unreachable for the loop, never an exception
+out of the source (an uncaught one would end the whole ansible-rulebook process).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import sys
@@ -26,15 +23,25 @@ DOCUMENTATION = r"""
 ---
 short_description: Watch a repmgr cluster and report primary failures, as repmgrd does.
 description:
-  - Reads the repmgr metadata from the first node in O(conninfo) that answers, holds a connection to the
-    registered primary and checks it every O(monitor_interval) seconds.
-  - "Events (fields under C(event.repmgr)): C(monitor_start); C(upstream_disconnect) when the primary stops
-    answering; C(upstream_reconnect) when it answers again within the retry window; C(primary_failure) when it
-    did not, with what every survivor saw (reachable, in recovery, received and replayed LSN, whether its WAL
-    receiver still streams); C(new_primary) when the metadata names another running primary; C(standby_failure)
-    and C(node_recovered) for the other nodes; C(stale_primary) when a node other than the primary runs as a
-    primary (a split brain)."
+  - Finds the cluster's primary with one rule (the node running as a primary on the newest timeline, then its
+    own copy of repmgr.nodes), holds a session to it (a crash breaks it at once) and checks it every
+    O(monitor_interval) seconds. A failed check is attempt 1 of repmgrd's window; O(reconnect_attempts) - 1
+    more attempts follow, O(reconnect_interval) apart, each bounded by O(connect_timeout). A server that
+    answers, even to refuse a session, is alive.
+  - "Events (fields under C(event.repmgr)), with repmgrd's names where it has one: C(repmgrd_start);
+    C(repmgrd_upstream_disconnect) at the failed check; C(repmgrd_upstream_reconnect) when the primary answers
+    again; C(primary_failure) when it did not within the window, repeated every O(failure_repeat_interval) while
+    no node takes over (C(reason) C(unreachable)), and also when a failover was left unfinished (C(reason)
+    C(unfinished)); C(new_primary); C(standby_failure) and C(standby_recovery); C(stale_primary) when a node runs
+    as a primary beside the live one; C(monitor_error) for a bad conninfo in the metadata or any unexpected
+    error (the monitor goes on)."
+  - Writes repmgrd's rows into repmgr.events on the primary (C(repmgrd_start) for every node,
+    C(repmgrd_upstream_disconnect), C(repmgrd_upstream_reconnect), C(standby_failure) and C(standby_recovery),
+    which also mark the node inactive and active, C(repmgrd_shutdown)), unless O(write_events) is false.
   - Every event carries C(cluster), C(node_id), C(node_name) and C(timestamp).
+requirements:
+  - psycopg 3 (psycopg[binary]) in ansible-rulebook's Python
+  - the pgha.repmgr collection on ansible-rulebook's collections path (its module_utils are the monitor's core)
 options:
   conninfo:
     description: conninfo of the cluster's nodes (one string or a list), without password; any that answers gives the metadata.
@@ -50,7 +57,7 @@ options:
     description: Password of the repmgr user, when the conninfo strings and .pgpass/PGPASSFILE do not provide it.
     type: str
   cluster:
-    description: Cluster name put into every event (the rule throttles per cluster).
+    description: Cluster name put into every event.
     type: str
     default: default
   monitor_interval:
@@ -58,11 +65,11 @@ options:
     type: float
     default: 2
   reconnect_attempts:
-    description: Reconnection attempts before the primary is declared failed.
+    description: Attempts (the failed check included, as repmgrd counts) before the primary is declared failed.
     type: int
     default: 6
   reconnect_interval:
-    description: Seconds between two reconnection attempts.
+    description: Seconds between two attempts.
     type: float
     default: 10
   connection_check_type:
@@ -73,6 +80,16 @@ options:
     description: Seconds each connection attempt and check may take.
     type: int
     default: 2
+  failure_repeat_interval:
+    description:
+      - Seconds between two C(primary_failure) events for the same lost primary, while no node takes over.
+      - Default the detection window, (O(reconnect_attempts) - 1) x O(reconnect_interval), but at least 10 s:
+        each event starts a playbook run, and runs faster than they finish would pile up.
+    type: float
+  write_events:
+    description: Write repmgrd's rows into repmgr.events (and mark failed standbys inactive) on the primary.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -90,14 +107,18 @@ EXAMPLES = r"""
     - name: Primary lost
       condition: event.repmgr.event == "primary_failure"
       action:
-        debug:
+        run_playbook:
+          name: pgha.repmgr.failover
 """
 
 
 def _make_collection_importable():
-    """ansible-rulebook runs this file by path: put the collections folder on sys.path.
+    """ansible-rulebook loads this file by path, outside any package: put the collections folder on sys.path.
 
-    The file lives in <root>/ansible_collections/pgha/repmgr/extensions/eda/plugins/event_source/.
+    ansible-rulebook imports an event source as a lone file (importlib from its path), so the
+    collection's module_utils are importable only if the folder holding ansible_collections/
+    is on sys.path; ansible-rulebook does not add it. The file lives in
+    <root>/ansible_collections/pgha/repmgr/extensions/eda/plugins/event_source/.
     """
     folder = os.path.dirname(os.path.abspath(__file__))
     while folder != os.path.dirname(folder):
@@ -114,218 +135,127 @@ _make_collection_importable()
 import psycopg  # noqa: E402
 from psycopg import pq  # noqa: E402
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, monitor, probe  # noqa: E402
-from ansible_collections.pgha.repmgr.plugins.module_utils import replication  # noqa: E402
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, monitor, probe  # noqa: E402
+from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util  # noqa: E402
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption  # noqa: E402
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import Reachability  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 LISTEN_CHANNEL = "pgha_repmgr_monitor"
+APPLICATION_NAME = "pgha-repmgr-monitor"
 
 
-class Monitor:
-    """One watched cluster: the current metadata, the primary, and what was already reported."""
+class Session:
+    """A psycopg AsyncConnection as the loop uses it; every call bounded."""
 
-    def __init__(self, queue, settings):
-        self.queue = queue
-        self.settings = settings
-        self.records = ()
-        self.primary = None
-        self.nodes = monitor.NodeWatch()
-        self.failure_started = None
+    def __init__(self, conn, timeout):
+        self.conn = conn
+        self.timeout = timeout
 
-    async def put(self, name, record=None, **details):
-        await self.queue.put(monitor.event(self.settings, name, record, **details))
-
-    # -- connections ------------------------------------------------------------------------
-
-    def conninfo_of(self, text):
-        return connection.session_conninfo(connection.node_conninfo(text, self.settings.password),
-                                           connect_timeout=self.settings.connect_timeout,
-                                           statement_timeout=self.settings.connect_timeout + 1)
-
-    async def connect(self, text):
-        """An AsyncConnection, or None (a down node is a fact, not an error)."""
+    async def broken_within(self, seconds):
+        """Wait up to `seconds` on the session: True as soon as it breaks (a crash closes it)."""
         try:
-            return await asyncio.wait_for(psycopg.AsyncConnection.connect(self.conninfo_of(text), autocommit=True),
-                                          self.settings.connect_timeout + 1)
-        except (psycopg.Error, asyncio.TimeoutError, OSError):
-            return None
-
-    async def read_metadata(self):
-        """repmgr.nodes from the first node that answers (the primary's copy first); False if none."""
-        candidates = [self.settings.conninfo_for(r) for r in self.records
-                      if r.node_id == getattr(self.primary, "node_id", None)]
-        candidates += [self.settings.conninfo_for(r) for r in self.records] + list(self.settings.conninfo)
-        for text in candidates:
-            conn = await self.connect(text)
-            if conn is None:
-                continue
-            try:
-                async with conn.cursor() as cur:
-                    await cur.execute(metadata.SELECT_NODES)
-                    self.records = tuple(metadata.node_record_from_row(row) for row in await cur.fetchall())
-                return True
-            except psycopg.Error:
-                continue
-            finally:
-                await conn.close()
-        return False
-
-    # -- checks ---------------------------------------------------------------------------
-
-    async def check(self, record, held):
-        """The primary answers, by the configured check type, within connect_timeout."""
-        timeout = self.settings.connect_timeout
-        kind = self.settings.connection_check_type
-        try:
-            if kind == "ping":
-                target = self.conninfo_of(self.settings.conninfo_for(record)).encode()
-                answer = await asyncio.wait_for(asyncio.to_thread(pq.PGconn.ping, target), timeout + 1)
-                return answer in (pq.Ping.OK, pq.Ping.REJECT)
-            if kind == "connection":
-                conn = await self.connect(self.settings.conninfo_for(record))
-                if conn is None:
-                    return False
-                await conn.close()
-                return True
-            await asyncio.wait_for(held.execute("SELECT 1"), timeout)
-            return True
-        except (psycopg.Error, asyncio.TimeoutError, OSError):
-            return False
-
-    @staticmethod
-    async def broken_within(held, seconds):
-        """Wait up to `seconds` on the held session: True as soon as it breaks (a crash closes it)."""
-        try:
-            await asyncio.wait_for(_drain_notifies(held), seconds)
+            await asyncio.wait_for(_drain_notifies(self.conn), seconds)
         except asyncio.TimeoutError:
             return False
         except (psycopg.Error, OSError):
             return True
         return True
 
-    async def survivors(self, primary_id):
-        """Probe every node but the primary: {node_id: NodeObservation}, under one deadline."""
-        others = [dataclasses.replace(r, conninfo=self.settings.conninfo_for(r))
-                  for r in self.records if r.node_id != primary_id]
-        if not others:
-            return {}
-        return await probe.probe_nodes_async(others, self.settings.password, self.settings.connect_timeout)
-
-    async def round_of_probes(self, primary_id):
-        observations = await self.survivors(primary_id)
-        for item in self.nodes.transitions(self.settings, self.records, observations, primary_id):
-            await self.queue.put(item)
-
-    async def watch_session(self, record):
-        """The held session to the primary, listening (so that waiting on it notices a crash)."""
-        conn = await self.connect(self.settings.conninfo_for(record))
-        if conn is not None:
-            try:
-                await conn.execute("LISTEN %s" % LISTEN_CHANNEL)
-            except psycopg.Error:
-                await conn.close()
-                return None
-        return conn
-
-    # -- the loop ---------------------------------------------------------------------------
-
-    async def run(self):
-        while not await self.read_metadata() or monitor.current_primary(self.records) is None:
-            await asyncio.sleep(self.settings.monitor_interval)
-        self.primary = monitor.current_primary(self.records)
-        await self.put(monitor.MONITOR_START, self.primary, nodes=[r.node_name for r in self.records],
-                       detection_window=self.settings.detection_window)
-        while True:
-            lost = await self.watch(self.primary)
-            if lost:
-                await self.after_loss(self.primary)
-
-    async def watch(self, primary):
-        """Watch `primary` until it is declared lost (True) or the metadata names another (False)."""
-        held = await self.watch_session(primary)
+    async def query_ok(self, sql):
         try:
-            while True:
-                if held is None or await self.broken_within(held, self.settings.monitor_interval) \
-                        or not await self.check(primary, held):
-                    if await self.retry(primary):
-                        if held is not None:
-                            await held.close()
-                        held = await self.watch_session(primary)
-                        continue
-                    return True
-                await self.round_of_probes(primary.node_id)
-                if await self.read_metadata():
-                    named = monitor.current_primary(self.records)
-                    if named is not None and named.node_id != primary.node_id:
-                        self.primary = named
-                        await self.put(monitor.NEW_PRIMARY, named, previous_node_id=primary.node_id)
-                        return False
-        finally:
-            if held is not None:
-                await held.close()
-
-    async def retry(self, primary):
-        """repmgrd's try_reconnect: True when the primary answered again within the window."""
-        started = time.monotonic()
-        await self.put(monitor.UPSTREAM_DISCONNECT, primary, reconnect_attempts=self.settings.reconnect_attempts,
-                       reconnect_interval=self.settings.reconnect_interval)
-        for _attempt in range(self.settings.reconnect_attempts):
-            await asyncio.sleep(self.settings.reconnect_interval)
-            conn = await self.connect(self.settings.conninfo_for(primary))
-            if conn is not None:
-                await conn.close()
-                await self.put(monitor.UPSTREAM_RECONNECT, primary, seconds=round(time.monotonic() - started, 3))
-                return True
-        self.failure_started = started
-        return False
-
-    async def after_loss(self, primary):
-        """Report primary_failure with the survivors' view, then wait for a new primary (or the old one)."""
-        observations = await self.survivors(primary.node_id)
-        standbys = [monitor.standby_view(r, observations.get(r.node_id)) for r in self.records
-                    if r.node_id != primary.node_id]
-        await self.put(monitor.PRIMARY_FAILURE, primary, standbys=standbys,
-                       seconds_since_first_failure=round(time.monotonic() - self.failure_started, 3),
-                       reconnect_attempts=self.settings.reconnect_attempts,
-                       reconnect_interval=self.settings.reconnect_interval)
-        while True:
-            await asyncio.sleep(self.settings.monitor_interval)
-            await self.round_of_probes(primary.node_id)
-            if await self.read_metadata():
-                named = monitor.current_primary(self.records)
-                if named is not None and named.node_id != primary.node_id:
-                    self.primary = named
-                    await self.put(monitor.NEW_PRIMARY, named, previous_node_id=primary.node_id)
-                    return
-            if await self.runs_as_primary(primary):
-                await self.put(monitor.UPSTREAM_RECONNECT, primary, after_failure=True)
-                return
-
-    async def runs_as_primary(self, record):
-        """The node answers and is not in recovery."""
-        conn = await self.connect(self.settings.conninfo_for(record))
-        if conn is None:
+            await asyncio.wait_for(self.conn.execute(sql), self.timeout)
+            return True
+        except (psycopg.Error, OSError, asyncio.TimeoutError):
             return False
+
+    async def close(self):
         try:
-            async with conn.cursor() as cur:
-                await cur.execute(replication.IN_RECOVERY)
-                return not (await cur.fetchone())[0]
-        except psycopg.Error:
-            return False
-        finally:
-            await conn.close()
+            await asyncio.wait_for(self.conn.close(), self.timeout)
+        except (psycopg.Error, OSError, asyncio.TimeoutError):
+            pass
 
 
-async def _drain_notifies(held):
+async def _drain_notifies(conn):
     """Wait on the held session; nothing is ever notified, so this returns only when it breaks."""
-    async for _notify in held.notifies():
+    async for _notify in conn.notifies():
         pass
+
+
+class RealIO:
+    """monitor.MonitorIO's functions over psycopg, for one cluster's settings."""
+
+    def __init__(self, queue, settings):
+        self.queue = queue
+        self.settings = settings
+
+    def target(self, text):
+        return connection.session_conninfo(
+            conninfo_util.build(connection.node_conninfo(text, self.settings.password),
+                                application_name=APPLICATION_NAME),
+            connect_timeout=self.settings.connect_timeout, statement_timeout=self.settings.connect_timeout + 1)
+
+    async def connect(self, text, hold=False):
+        timeout = self.settings.connect_timeout
+        try:
+            conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(self.target(text), autocommit=True),
+                                          timeout + 1)
+        except asyncio.TimeoutError:
+            raise monitor.Unreachable(Reachability.DOWN, "no answer within %s s" % timeout)
+        except (psycopg.Error, OSError, InvalidOption) as error:
+            message = conninfo_util.mask_text(str(error).strip(), secrets=self.secrets())
+            raise monitor.Unreachable(connection.classify_failure(message), message)
+        session = Session(conn, timeout)
+        if hold and not await session.query_ok("LISTEN %s" % LISTEN_CHANNEL):
+            await session.close()
+            raise monitor.Unreachable(Reachability.DOWN, "LISTEN failed on the held session")
+        return session
+
+    async def ping(self, text):
+        try:
+            answer = await asyncio.wait_for(asyncio.to_thread(pq.PGconn.ping, self.target(text).encode()),
+                                            self.settings.connect_timeout + 1)
+        except (asyncio.TimeoutError, InvalidOption, OSError):
+            return False
+        return answer in (pq.Ping.OK, pq.Ping.REJECT)
+
+    async def survey(self, records):
+        return await probe.probe_nodes_async(records, self.settings.password, self.settings.connect_timeout,
+                                             self.secrets(), read_nodes=True)
+
+    async def execute(self, text, statements):
+        async def run():
+            async with await psycopg.AsyncConnection.connect(self.target(text)) as conn:
+                async with conn.transaction():
+                    for sql, params in statements:
+                        await conn.execute(sql, params)
+        await asyncio.wait_for(run(), self.settings.connect_timeout * 2 + 2)
+
+    async def emit(self, item):
+        await self.queue.put(item)
+
+    def secrets(self):
+        return (self.settings.password,) if self.settings.password else ()
+
+    def monitor_io(self):
+        return monitor.MonitorIO(clock=time.monotonic, sleep=asyncio.sleep, connect=self.connect, ping=self.ping,
+                                 survey=self.survey, execute=self.execute, emit=self.emit)
+
+
+def settings_from(args):
+    """The loop's settings; every conninfo argument must parse (bad arguments stop the source at start)."""
+    settings = monitor.settings_from_args(args)
+    for text in settings.conninfo:
+        conninfo_util.parse(text, "conninfo")
+    for name, text in settings.node_conninfo.items():
+        conninfo_util.parse(text, "node_conninfo[%s]" % name)
+    return settings
 
 
 async def main(queue: asyncio.Queue, args: Dict[str, Any]):
     """Entry point for ansible-rulebook: validate the arguments, then watch until cancelled."""
-    settings = monitor.settings_from_args(args)
-    watcher = Monitor(queue, settings)
+    settings = settings_from(args)
+    watcher = monitor.Monitor(settings, RealIO(queue, settings).monitor_io())
     try:
         await watcher.run()
     except asyncio.CancelledError:

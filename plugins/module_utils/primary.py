@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Who the primary is: one rule, used by the monitor, the failover election and the playbooks.
+
+Every node keeps its own copy of repmgr.nodes, and after a failover those copies disagree: a
+failed former primary that runs again still names itself the primary; a standby that has not
+followed yet still names the old one; a witness keeps the copy it was last given. Taking the
+first copy that answers is therefore wrong. The rule:
+
+1. The live primary is the node that runs as a primary (answers, not in recovery, not a
+   witness) on the newest timeline. Every promotion starts a new timeline, so a former primary
+   running again is always on an older one: it is *stale*.
+2. The metadata to trust is the live primary's own copy. With no live primary, it is the copy
+   of the non-witness node that has replayed the most of the newest timeline (it has the
+   latest replicated rows); the witness's copy only when nothing else answers.
+3. The active primary is the one record of that metadata with type primary and active.
+
+Pure: plain data in, plain data out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, furthest_lsn
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What the rule concluded from one round of observations."""
+
+    primary_id: Optional[int]  # the live primary; None when no node runs as a primary
+    timeline: Optional[int]  # its timeline
+    records: tuple  # the metadata to trust (NodeRecords)
+    metadata_from: Optional[int]  # the node whose copy `records` is
+    stale_ids: tuple = ()  # nodes running as a primary on an older timeline (failed former primaries)
+    rival_ids: tuple = ()  # nodes running as a primary on the same newest timeline: a split brain
+
+    @property
+    def active_primary(self):
+        return active_primary(self.records)
+
+    def record(self, node_id):
+        return next((r for r in self.records if r.node_id == node_id), None)
+
+
+def active_primary(records):
+    """The one active primary record of some metadata; None when there is none, or several."""
+    primaries = [r for r in records if r.type == NodeType.PRIMARY.value and r.active]
+    return primaries[0] if len(primaries) == 1 else None
+
+
+def is_witness(node_id, copies, fallback=()):
+    """Whether a node is a witness, by any copy of the metadata (or its own record)."""
+    for records in list(copies.values()) + [fallback]:
+        for record in records or ():
+            if record.node_id == node_id:
+                return record.type == NodeType.WITNESS.value
+    return False
+
+
+def runs_as_primary(observation):
+    """The server answered a session and is not in recovery (a witness must be excluded by the caller)."""
+    return bool(observation is not None and observation.connected and observation.in_recovery is False)
+
+
+def _timeline(observation):
+    return observation.current_timeline or observation.timeline or 0
+
+
+def _names_itself(node_id, copy):
+    record = active_primary(copy or ())
+    return record is not None and record.node_id == node_id
+
+
+def cluster_truth(observations, copies, fallback=()):
+    """The Truth of one round: `observations` {node_id: NodeObservation}, `copies` {node_id: records}.
+
+    `copies` holds each answering node's own copy of repmgr.nodes; `fallback` is the metadata
+    to use when no node's copy could be read.
+    """
+    running = [node_id for node_id, obs in observations.items()
+               if runs_as_primary(obs) and not is_witness(node_id, copies, fallback)]
+    primary_id = timeline = None
+    stale, rivals = (), ()
+    if running:
+        timeline = max(_timeline(observations[n]) for n in running)
+        newest = [n for n in running if _timeline(observations[n]) == timeline]
+        # Two primaries on one timeline only come from promotions outside this collection:
+        # prefer the one whose own metadata names it, then the one with more WAL.
+        newest.sort(key=lambda n: (not _names_itself(n, copies.get(n)),
+                                   -(observations[n].current_lsn or 0), n))
+        primary_id = newest[0]
+        rivals = tuple(sorted(newest[1:]))
+        stale = tuple(sorted(n for n in running if n not in newest))
+    source = _metadata_source(primary_id, observations, copies, fallback)
+    records = tuple(copies[source]) if source is not None else tuple(fallback)
+    return Truth(primary_id=primary_id, timeline=timeline, records=records, metadata_from=source,
+                 stale_ids=stale, rival_ids=rivals)
+
+
+def _metadata_source(primary_id, observations, copies, fallback):
+    """The node whose copy of repmgr.nodes to trust (rule 2); None: use the fallback."""
+    readable = [n for n, copy in copies.items() if copy]
+    if primary_id in readable:
+        return primary_id
+    non_witness = [n for n in readable if not is_witness(n, copies, fallback)]
+
+    def freshness(node_id):
+        obs = observations.get(node_id)
+        if obs is None or not obs.connected:
+            return (0, 0, -node_id)
+        return (_timeline(obs), furthest_lsn(obs.received_lsn, obs.replayed_lsn, obs.current_lsn), -node_id)
+
+    if non_witness:
+        return max(non_witness, key=freshness)
+    return readable[0] if readable else None
+
+
+def truth_from_views(views_by_node):
+    """cluster_truth() over several nodes' repmgr_cluster_info results: (Truth, observations).
+
+    `views_by_node`: {node_name: [NodeView, ...]}, the rows read through each node (its own
+    metadata copy, and what it saw of every node). A node's state is taken from its own view
+    when it has one (it saw itself), else from a view that reached it.
+    """
+    ids = {}
+    for rows in views_by_node.values():
+        for row in rows:
+            ids.setdefault(row.node_name, row.node_id)
+    copies = {ids[name]: tuple(row.record() for row in rows)
+              for name, rows in views_by_node.items() if rows and name in ids}
+    observations, own = {}, set()
+    for name, rows in views_by_node.items():
+        for row in rows:
+            if row.node_name == name:
+                observations[row.node_id] = row.observation()
+                own.add(row.node_id)
+    for rows in views_by_node.values():
+        for row in rows:
+            current = observations.get(row.node_id)
+            if row.node_id not in own and (current is None or (row.reachable and not current.connected)):
+                observations[row.node_id] = row.observation()
+    return cluster_truth(observations, copies), observations

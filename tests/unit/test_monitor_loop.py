@@ -1,0 +1,381 @@
+"""The monitor's loop on a scripted clock and cluster: every transition in milliseconds.
+
+FakeWorld is a cluster of nodes (up, crashed, hung, refusing sessions) and a clock that only
+moves when every task of the loop waits: `world.at(5, world.crash, 1)` crashes node1 at t = 5 s,
+`world.run(30)` runs the monitor until t = 30 s. The real-server tests (tests/integration) stay
+the acceptance tests; these pin down the loop's decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+
+import pytest
+
+from builders import record
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import metadata, monitor
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
+    NodeObservation,
+    Reachability,
+    lsn_from_text,
+)
+
+BEFORE = (record(1, "primary"), record(2), record(3))
+
+
+def after_failover(new=2, old=1):
+    return tuple(record(n, "primary", active=False) if n == old else
+                 record(n, "primary") if n == new else record(n, upstream=new) for n in (1, 2, 3))
+
+
+class FakeNode:
+    def __init__(self, node_id, primary=False):
+        self.node_id = node_id
+        self.up = True
+        self.hung = False
+        self.refuses = False  # max_connections: new sessions refused, existing ones work
+        self.in_recovery = not primary
+        self.tli = 1
+        self.copy = BEFORE
+
+
+class FakeSession:
+    def __init__(self, world, node):
+        self.world, self.node, self.closed = world, node, False
+        self.born_up = node.up
+
+    async def broken_within(self, seconds):
+        end = self.world.t + seconds
+        while self.world.t < end:
+            if not self.node.up:
+                return True
+            await self.world.sleep(min(0.05, end - self.world.t))
+        return not self.node.up
+
+    async def query_ok(self, _sql):
+        if self.node.hung:
+            await self.world.sleep(self.world.settings.connect_timeout)
+            return False
+        return self.node.up
+
+    async def close(self):
+        self.closed = True
+
+
+class FakeWorld:
+    """The cluster and the clock. Time jumps to the next wake-up once every task waits."""
+
+    def __init__(self, settings=None, nodes=3):
+        self.settings = settings or monitor.settings_from_args(dict(
+            conninfo=["host=10.0.0.%d" % n for n in range(1, nodes + 1)], cluster="test", monitor_interval=1,
+            reconnect_attempts=3, reconnect_interval=1, connect_timeout=2))
+        self.t = 0.0
+        self.nodes = {n: FakeNode(n, primary=(n == 1)) for n in range(1, nodes + 1)}
+        self.events = []
+        self.rows = []  # (node_id, event, details) of every repmgr.events row written
+        self.written_on = set()  # the nodes the rows were written on
+        self.sleepers = []
+        self.actions = []
+        self.seq = itertools.count()
+        self.fail_next_survey = False
+        self.invalid_conninfo = set()
+
+    # scripting
+
+    def at(self, moment, action, *args):
+        heapq.heappush(self.actions, (moment, next(self.seq), action, args))
+
+    def crash(self, node_id):
+        self.nodes[node_id].up = False
+
+    def start(self, node_id):
+        self.nodes[node_id].up = True
+
+    def hang(self, node_id):
+        self.nodes[node_id].hung = True
+
+    def resume(self, node_id):
+        self.nodes[node_id].hung = False
+
+    def promote(self, node_id, write_metadata=True, old=1):
+        node = self.nodes[node_id]
+        node.in_recovery, node.tli = False, self.nodes[old].tli + 1
+        if write_metadata:
+            self.set_copies(after_failover(node_id, old))
+
+    def set_copies(self, records, nodes=None):
+        for n in nodes or self.nodes:
+            self.nodes[n].copy = records
+
+    # the MonitorIO given to the loop
+
+    def clock(self):
+        return self.t
+
+    async def sleep(self, seconds):
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.sleepers, (self.t + max(seconds, 0), next(self.seq), future))
+        await future
+
+    def node_of(self, conninfo):
+        return self.nodes[int(conninfo.split("host=10.0.0.")[1].split()[0])]
+
+    async def connect(self, conninfo, hold=False):
+        node = self.node_of(conninfo)
+        if node.hung:
+            await self.sleep(self.settings.connect_timeout)
+            raise monitor.Unreachable(Reachability.DOWN, "timeout expired")
+        if not node.up:
+            raise monitor.Unreachable(Reachability.DOWN, "connection refused")
+        if node.refuses:
+            raise monitor.Unreachable(Reachability.REJECTED, "FATAL:  sorry, too many clients already")
+        return FakeSession(self, node)
+
+    async def ping(self, conninfo):
+        node = self.node_of(conninfo)
+        if node.hung:
+            await self.sleep(self.settings.connect_timeout)
+            return False
+        return node.up
+
+    async def survey(self, records):
+        if self.fail_next_survey:
+            self.fail_next_survey = False
+            raise RuntimeError("the survey broke")
+        result = {}
+        if any(self.node_of(r.conninfo).hung for r in records):
+            await self.sleep(self.settings.connect_timeout)  # one deadline for all
+        for r in records:
+            if r.node_id in self.invalid_conninfo:
+                result[r.node_id] = NodeObservation(r.node_id, Reachability.DOWN, error="conninfo is invalid",
+                                                    extra={"invalid_conninfo": True})
+                continue
+            node = self.node_of(r.conninfo)
+            if node.hung or not node.up:
+                result[r.node_id] = NodeObservation(r.node_id, Reachability.DOWN, error="down")
+            elif node.refuses:
+                result[r.node_id] = NodeObservation(r.node_id, Reachability.REJECTED, error="FATAL: too many")
+            else:
+                lsn = lsn_from_text("0/5000000")
+                result[r.node_id] = NodeObservation(
+                    node.node_id, Reachability.CONNECTED, in_recovery=node.in_recovery, timeline=node.tli,
+                    current_timeline=node.tli, received_lsn=lsn if node.in_recovery else None,
+                    current_lsn=None if node.in_recovery else lsn, nodes=node.copy)
+        return result
+
+    async def execute(self, conninfo, statements):
+        node = self.node_of(conninfo)
+        if not node.up or node.hung or node.in_recovery:
+            raise RuntimeError("cannot write there")
+        for sql, params in statements:
+            if sql == metadata.SET_ACTIVE:
+                active, node_id = params
+                updated = tuple(r if r.node_id != node_id else r.__class__(**dict(r.as_dict(), active=active))
+                                for r in node.copy)
+                self.set_copies(updated)
+            elif sql == metadata.INSERT_EVENT_AT:
+                self.rows.append((params[0], params[1], params[3]))
+                self.written_on.add(node.node_id)
+
+    async def emit(self, item):
+        self.events.append(item["repmgr"])
+
+    def io(self):
+        return monitor.MonitorIO(clock=self.clock, sleep=self.sleep, connect=self.connect, ping=self.ping,
+                                 survey=self.survey, execute=self.execute, emit=self.emit, wall=lambda: self.t)
+
+    # running
+
+    def run(self, until, watcher=None):
+        watcher = watcher or monitor.Monitor(self.settings, self.io())
+        asyncio.run(self._drive(watcher, until))
+        return watcher
+
+    async def _drive(self, watcher, until):
+        task = asyncio.ensure_future(watcher.run())
+        while True:
+            for _ in range(30):  # let every task run until it waits on the clock
+                await asyncio.sleep(0)
+            if task.done():
+                task.result()  # the monitor must never end: raise what ended it
+            next_wake = self.sleepers[0][0] if self.sleepers else until
+            while self.actions and self.actions[0][0] <= min(next_wake, until):
+                moment, _seq, action, args = heapq.heappop(self.actions)
+                self.t = max(self.t, moment)
+                action(*args)
+            if next_wake > until:
+                break
+            wake, _seq, future = heapq.heappop(self.sleepers)
+            self.t = max(self.t, wake)
+            if not future.done():
+                future.set_result(None)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    # reading what happened
+
+    def named(self, name, node_name=None):
+        return [e for e in self.events if e["event"] == name and (node_name is None or e.get("node_name") == node_name)]
+
+    def times(self, name):
+        """When the events called `name` were emitted, to 0.1 s (the loop looks every 0.02 s)."""
+        return [round(e["t"], 1) for e in self.events if e["event"] == name]
+
+
+@pytest.fixture()
+def world():
+    w = FakeWorld()
+    original = w.emit
+
+    async def stamped(item):
+        item["repmgr"]["t"] = round(w.t, 2)
+        await original(item)
+
+    w.emit = stamped
+    return w
+
+
+def test_start_reports_repmgrd_start_and_writes_a_row_per_node(world):
+    world.run(3)
+    assert [e["node_name"] for e in world.named("repmgrd_start")] == ["node1"]
+    assert world.named("repmgrd_start")[0]["detection_window"] == 2.0
+    assert world.rows == [
+        (1, "repmgrd_start", 'monitoring cluster primary "node1" (ID: 1)'),
+        (2, "repmgrd_start", 'monitoring connection to upstream node "node1" (ID: 1)'),
+        (3, "repmgrd_start", 'monitoring connection to upstream node "node1" (ID: 1)'),
+        (1, "repmgrd_shutdown", "TERM signal received"),  # the rulebook stopped it
+    ]
+    assert world.written_on == {1}
+    assert {e["event"] for e in world.events} == {"repmgrd_start"}
+
+
+def test_a_crash_is_noticed_at_once_and_declared_after_the_window(world):
+    world.at(5.0, world.crash, 1)
+    world.run(9)
+    assert world.times("repmgrd_upstream_disconnect") == [5.0]
+    # attempt 1 is the failed check; two more at +1 s and +2 s: declared (3 - 1) x 1 s after the crash
+    assert world.times("primary_failure") == [7.0]
+    failure = world.named("primary_failure")[0]
+    assert failure["reason"] == "unreachable" and failure["repeat"] == 0
+    assert {s["node_name"] for s in failure["standbys"]} == {"node2", "node3"}
+
+
+def test_a_lost_primary_is_reported_again_until_a_node_takes_over(world):
+    """Level-triggered: a cancelled run (no majority, a partition) is followed by another event."""
+    world.at(5.0, world.crash, 1)
+    world.at(30.5, world.promote, 2)
+    world.run(40)
+    assert world.times("primary_failure") == [7.0, 17.0, 27.0]
+    assert [e["repeat"] for e in world.named("primary_failure")] == [0, 1, 2]
+    new = world.named("new_primary")
+    assert [(e["node_name"], e["previous_node_name"]) for e in new] == [("node2", "node1")]
+    # the rows held while no primary could take them are written on the new one
+    assert (1, "repmgrd_upstream_disconnect", 'unable to connect to upstream node "node1" (ID: 1)') in world.rows
+    assert 2 in world.written_on
+
+
+def test_a_blip_shorter_than_the_window_is_a_reconnect(world):
+    world.at(5.0, world.crash, 1)
+    world.at(5.5, world.start, 1)
+    world.run(12)
+    assert world.named("primary_failure") == []
+    reconnect = world.named("repmgrd_upstream_reconnect")
+    assert len(reconnect) == 1 and reconnect[0]["seconds"] <= 1.1
+    assert (1, "repmgrd_upstream_disconnect", 'unable to connect to upstream node "node1" (ID: 1)') in world.rows
+    assert (1, "repmgrd_upstream_reconnect", "reconnected to upstream node after 1 seconds") in world.rows
+
+
+def test_a_hung_primary_is_found_by_the_check_and_each_attempt_costs_one_timeout(world):
+    world.at(5.0, world.hang, 1)
+    world.run(20)
+    disconnect, failure = world.times("repmgrd_upstream_disconnect"), world.times("primary_failure")
+    assert len(disconnect) == 1 and 6.0 <= disconnect[0] <= 8.1  # the next ping times out (2 s)
+    # attempts start on schedule, 1 s apart, each waits 2 s: the last ends (3 - 1) x 1 + 2 s after the failed
+    # check; the survey of the survivors runs beside the last attempt
+    assert 3.9 <= failure[0] - disconnect[0] <= 4.2
+
+
+def test_a_primary_that_refuses_new_sessions_is_alive(world):
+    """max_connections exhausted: the held session works, ping answers, logins are refused: no failure."""
+    world.at(5.0, setattr, world.nodes[1], "refuses", True)
+    world.run(30)
+    assert [e["event"] for e in world.events] == ["repmgrd_start"]
+
+
+def test_a_standby_crash_is_recorded_and_marked_inactive_then_active(world):
+    world.at(5.0, world.crash, 3)
+    world.at(12.0, world.start, 3)
+    world.run(16)
+    assert [e["event"] for e in world.events[1:]] == ["standby_failure", "standby_recovery"]
+    assert (3, "standby_failure", 'unable to connect to local node "node3" (ID: 3), marking inactive') in world.rows
+    assert (3, "standby_recovery", 'reconnected to local node "node3" (ID: 3), marking active') in world.rows
+    assert all(r.active for r in world.nodes[1].copy)
+    assert world.named("primary_failure") == []
+
+
+def test_an_invalid_conninfo_in_the_metadata_is_one_monitor_error_and_the_node_is_skipped(world):
+    world.at(4.0, world.invalid_conninfo.add, 3)
+    world.run(12)
+    errors = world.named("monitor_error")
+    assert len(errors) == 1 and errors[0]["node_name"] == "node3" and errors[0]["option"] == "conninfo"
+    assert world.named("standby_failure") == []
+
+
+def test_an_unexpected_error_is_a_monitor_error_and_the_loop_goes_on(world):
+    world.at(4.0, setattr, world, "fail_next_survey", True)
+    world.at(8.0, world.crash, 1)
+    world.run(14)
+    assert "RuntimeError: the survey broke" in world.named("monitor_error")[0]["error"]
+    assert world.times("primary_failure") == [10.0]
+
+
+def test_a_failed_former_primary_running_again_is_a_stale_primary_once(world):
+    world.at(5.0, world.crash, 1)
+    world.at(8.0, world.promote, 2)
+    world.at(15.0, world.start, 1)  # comes back writable on timeline 1, its copy still names itself
+    world.run(25)
+    stale = world.named("stale_primary")
+    assert len(stale) == 1 and stale[0]["node_name"] == "node1"
+    assert (stale[0]["primary_node_name"], stale[0]["timeline"], stale[0]["primary_timeline"]) == ("node2", 1, 2)
+    assert stale[0]["same_timeline"] is False
+
+
+def test_a_second_failure_after_a_failover_is_failed_over_too(world):
+    world.at(5.0, world.crash, 1)
+    world.at(8.0, world.promote, 2)
+    world.at(20.0, world.crash, 2)
+    world.run(25)
+    assert [(e["node_name"], round(e["t"], 1)) for e in world.named("primary_failure")] == [("node1", 7.0),
+                                                                                             ("node2", 22.0)]
+
+
+def test_a_failover_interrupted_after_the_promotion_is_reported_until_finished(world):
+    """The run died between pg_promote() and the metadata write; then the monitor itself restarted."""
+    world.crash(1)
+    world.promote(2, write_metadata=False)
+    world.at(12.0, world.set_copies, after_failover())
+    world.run(20)
+    assert world.named("repmgrd_start")[0]["node_name"] == "node2"
+    unfinished = world.named("primary_failure")
+    # reported at the first round, then every repeat interval (10 s) until the metadata is right
+    assert [(e["node_name"], e["reason"], round(e["t"], 1)) for e in unfinished] == [
+        ("node1", "unfinished", 1.0), ("node1", "unfinished", 11.0)]
+
+
+def test_the_follows_left_undone_are_reported_too(world):
+    world.crash(1)
+    world.promote(2)
+    half_done = (record(1, "primary", active=False), record(2, "primary"), record(3, upstream=1))
+    world.set_copies(half_done)
+    world.run(5)
+    assert [e["reason"] for e in world.named("primary_failure")] == ["unfinished"]
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(Exception, match="reconnect_attempts must be 0 or more"):
+        monitor.settings_from_args(dict(conninfo="host=a", reconnect_attempts=-1))
+    with pytest.raises(Exception, match="reconect_interval is not an argument"):
+        monitor.settings_from_args(dict(conninfo="host=a", reconect_interval=1))

@@ -1,0 +1,56 @@
+"""Who the primary is: one rule (newest timeline, then that node's own metadata), table-tested."""
+
+from __future__ import annotations
+
+from builders import down, record, seen
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import primary
+
+BEFORE = (record(1, "primary"), record(2), record(3))
+AFTER = (record(1, "primary", active=False), record(2, "primary"), record(3, upstream=2))
+
+
+def test_healthy_cluster():
+    truth = primary.cluster_truth({1: seen(1, in_recovery=False), 2: seen(2), 3: seen(3)},
+                                  {1: BEFORE, 2: BEFORE, 3: BEFORE})
+    assert (truth.primary_id, truth.metadata_from, truth.active_primary.node_id) == (1, 1, 1)
+    assert truth.stale_ids == () and truth.rival_ids == ()
+
+
+def test_a_failed_former_primary_running_again_is_stale_and_its_copy_is_not_read():
+    """node1 came back on timeline 1 still naming itself the primary; node2 was promoted to timeline 2."""
+    observations = {1: seen(1, in_recovery=False, tli=1), 2: seen(2, in_recovery=False, tli=2), 3: seen(3, tli=2)}
+    truth = primary.cluster_truth(observations, {1: BEFORE, 2: AFTER, 3: AFTER})
+    assert truth.primary_id == 2 and truth.stale_ids == (1,)
+    assert truth.records == AFTER and truth.active_primary.node_id == 2
+    # whichever copy is listed first
+    assert primary.cluster_truth(observations, {3: AFTER, 1: BEFORE, 2: AFTER}).records == AFTER
+
+
+def test_without_a_running_primary_the_freshest_standby_copy_is_trusted_never_the_witness():
+    records = AFTER + (record(4, "witness", upstream=2),)
+    witness_copy = BEFORE + (record(4, "witness"),)
+    observations = {1: down(1), 2: down(2), 3: seen(3, tli=2), 4: seen(4, in_recovery=False, tli=1)}
+    truth = primary.cluster_truth(observations, {4: witness_copy, 3: records})
+    assert truth.primary_id is None  # the witness is never a primary
+    assert truth.metadata_from == 3 and truth.active_primary.node_id == 2
+    assert primary.cluster_truth({4: seen(4, in_recovery=False)}, {4: witness_copy}).metadata_from == 4
+
+
+def test_a_promoted_node_whose_metadata_was_not_written_yet_is_the_primary():
+    observations = {1: down(1), 2: seen(2, in_recovery=False, tli=2), 3: seen(3, tli=1)}
+    truth = primary.cluster_truth(observations, {2: BEFORE, 3: BEFORE})
+    assert truth.primary_id == 2 and truth.active_primary.node_id == 1  # the run must finish the metadata
+
+
+def test_two_primaries_on_the_newest_timeline_are_rivals():
+    observations = {2: seen(2, in_recovery=False, tli=2), 3: seen(3, in_recovery=False, tli=2, lsn="0/9000000")}
+    copy3 = (record(1, "primary", active=False), record(2), record(3, "primary"))
+    truth = primary.cluster_truth(observations, {2: AFTER, 3: copy3})
+    assert truth.rival_ids and {truth.primary_id} | set(truth.rival_ids) == {2, 3}
+
+
+def test_active_primary_needs_exactly_one_active_primary_record():
+    assert primary.active_primary(BEFORE).node_id == 1
+    assert primary.active_primary((record(1, "primary", active=False), record(2))) is None
+    assert primary.active_primary((record(1, "primary"), record(2, "primary"))) is None
