@@ -68,6 +68,20 @@ grep -q "repmgrd_start" "$demo/rulebook.log" || { echo "the monitor did not star
 echo "==== demo: \$ repmgr cluster show ===="
 show node2
 
+echo "==== demo: \$ repmgr cluster event --event=repmgrd_start ===="
+for _try in $(seq 1 40); do  # the monitor writes one row per node when it starts
+    events=$(ANSIBLE_STDOUT_CALLBACK=minimal ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible node2 -i "$inventory" \
+        -m pgha.repmgr.repmgr_cluster_info -a '{"event": "repmgrd_start"}' \
+        | python -c 'import json, sys
+text = sys.stdin.read()
+result = json.loads(text[text.index("{"):])
+if len(result["events"]) >= 3:
+    print(result["cluster_event"])')
+    [ -n "$events" ] && break
+    sleep 0.5
+done
+echo "$events"
+
 echo "==== demo: the primary node1 stops (pg_ctl -m immediate stop) at $(date +%T) ===="
 python -m harness crash --name demo node1
 started=$(date +%s%N)

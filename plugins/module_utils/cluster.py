@@ -94,7 +94,6 @@ def local_node_id(conn, records):
     return None
 
 
-
 def attachment_text(upstream_observation, node_name):
     """status.attachment()'s verdict on `node_name` as one word for results and checks.
 
@@ -152,12 +151,16 @@ def node_summaries(view):
     return nodes
 
 
-def connect_primary_from(local_conn, primary_conninfo=None, password=None, connect_timeout=5, secrets=()):
-    """(primary node id or None, connection): primary_conninfo first, then the local metadata's candidates."""
+def connect_primary_from(local_conn, primary_conninfo=None, password=None, connect_timeout=5, secrets=(),
+                         skip_node_ids=()):
+    """(primary node id or None, connection): primary_conninfo first, then the local metadata's candidates.
+
+    skip_node_ids: nodes not to try (a failed primary: a hung one would cost a whole timeout).
+    """
     candidates = [(None, primary_conninfo)] if primary_conninfo else []
     if local_conn is not None:
         metadata.require_metadata(local_conn, where="the node the module connected to")
-        candidates.extend(metadata.primary_candidates(local_conn))
+        candidates.extend(c for c in metadata.primary_candidates(local_conn) if c[0] not in skip_node_ids)
     return connect_primary(candidates, password, connect_timeout, secrets)
 
 

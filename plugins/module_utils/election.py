@@ -74,11 +74,18 @@ class Election:
     witnesses: tuple = ()  # witness names refreshed from the winner
     catch_up_from: Optional[str] = None  # a survivor with more WAL than the winner (priority 0)
 
+    @property
+    def candidates(self) -> list:
+        """The nodes to try, in order: a failed winner means the next one (it is the best of the rest)."""
+        if self.ranking:
+            return [c.record.node_name for c in self.ranking]
+        return [self.winner.record.node_name] if self.winner else []
+
     def as_dict(self) -> dict:
         return dict(outcome=self.outcome, reason=self.reason,
                     winner=self.winner.as_dict() if self.winner else None,
-                    ranking=[c.as_dict() for c in self.ranking], excluded=dict(self.excluded),
-                    followers=list(self.followers), witnesses=list(self.witnesses),
+                    ranking=[c.as_dict() for c in self.ranking], candidates=self.candidates,
+                    excluded=dict(self.excluded), followers=list(self.followers), witnesses=list(self.witnesses),
                     catch_up_from=self.catch_up_from)
 
 
@@ -275,7 +282,7 @@ def elect_from_views(views, failed_node, fresh_within):
     """
     rows_by_node = {name: [NodeView.from_dict(row) for row in view["nodes"]]
                     for name, view in views.items() if isinstance(view, dict) and view.get("nodes")}
-    extra = dict(failed_node_id=None, failed_node_name=None, voting_term=None)
+    extra = dict(failed_node_id=None, failed_node_name=None, voting_term=None, live_primary=None)
     if not rows_by_node:
         return dict(Election(CANCELLED, "no survivor could be read: nothing is known, nothing is done").as_dict(),
                     **extra)
@@ -284,7 +291,9 @@ def elect_from_views(views, failed_node, fresh_within):
     if failed is None:
         return dict(Election(CANCELLED, "node %s is not in the metadata (known: %s)"
                              % (failed_node, ", ".join(describe(r) for r in truth.records))).as_dict(), **extra)
+    live = truth.record(truth.primary_id) if truth.primary_id is not None else None
     extra.update(failed_node_id=failed.node_id, failed_node_name=failed.node_name,
+                 live_primary=live.node_name if live else None,
                  voting_term=max([row.voting_term for rows in rows_by_node.values() for row in rows
                                   if row.voting_term is not None] or [None], key=lambda t: t or 0))
     sightings = {}

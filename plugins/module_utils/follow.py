@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, datadir, metadata, probe
@@ -35,6 +35,9 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, describe, furthest_lsn, lsn_from_text
 
 STANDBY_FOLLOW_OK = 'standby attached to upstream node "%s" (ID: %d)'
+# repmgrd's texts when it follows a new primary after a failover (repmgrd-physical.c)
+REPMGRD_FAILOVER_FOLLOW = 'node "%s" (ID: %d) now following new upstream node "%s" (ID: %d)'
+WITNESS_FAILOVER_FOLLOW = 'witness node "%s" (ID: %d) now following new primary node "%s" (ID: %d)'
 STANDBY_FOLLOW_TIMEOUT = 'standby did not attach to upstream node "%s" (ID: %d) after %d seconds'
 NODE_REJOIN_OK = "node %d is now attached to node %d"
 POLL_INTERVAL = 0.1
@@ -73,6 +76,13 @@ def validate(params):
                             % upstream)
     if params.get("wait_timeout", 1) < 1:
         raise InvalidOption("wait_timeout", "must be at least 1 second (got %s)" % params["wait_timeout"])
+    failed = params.get("failover_of")
+    if failed is not None:
+        require_node_id(failed, "failover_of")
+        if upstream is None and params.get("upstream_node_name") is None:
+            raise InvalidOption("failover_of", "needs upstream_node_id or upstream_node_name (the new primary)")
+        if failed in (params["node_id"], upstream):
+            raise InvalidOption("failover_of", "names the node itself or its new upstream (%d)" % failed)
 
 
 def choose_target(records, me, primary_id, upstream_node_id=None, upstream_node_name=None):
@@ -188,14 +198,36 @@ def drop_stale_slots_here(me, records, ctx):
     return dropped
 
 
-def record_follow(primary_conn, me, target, event, details, successful, ctx):
+def record_follow(primary_conn, me, target, event, details, successful, ctx, extra_events=()):
     """Metadata and event on the primary, one transaction (the event alone when it failed)."""
     with primary_conn.transaction():
         with primary_conn.cursor() as cur:
             if successful:
                 metadata.set_standby(cur, me.node_id, target.node_id)
             metadata.write_event(cur, me.node_id, event, successful, details)
+            for item in extra_events if successful else ():
+                metadata.write_event(cur, item["node_id"], item["event"], True, item["details"])
     ctx.log.add(metadata.SET_STANDBY, metadata.INSERT_EVENT)
+
+
+def failover_events(me, target, failed_node_id):
+    """repmgrd_failover_follow, when this follow is part of the failover of `failed_node_id`."""
+    if failed_node_id is None:
+        return []
+    return [dict(node_id=me.node_id, event="repmgrd_failover_follow",
+                 details=REPMGRD_FAILOVER_FOLLOW % (me.node_name, me.node_id, target.node_name, target.node_id))]
+
+
+def preferred_primary(local_conn, params):
+    """The conninfo of the upstream asked for, from the local metadata: tried first as the primary."""
+    wanted_id, wanted_name = params.get("upstream_node_id"), params.get("upstream_node_name")
+    if wanted_id is None and wanted_name is None:
+        return None
+    for record in metadata.read_nodes(local_conn):
+        if (wanted_id is not None and record.node_id == wanted_id) or \
+                (wanted_id is None and record.node_name == wanted_name):
+            return record.conninfo
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,9 +237,14 @@ def follow(params, local_conn, ctx, local_conninfo):
     validate(params)
     facts = replication.server_facts(local_conn)
     if not facts["in_recovery"]:
+        own = metadata.read_node(local_conn, params["node_id"]) if metadata.has_metadata(local_conn) else None
+        if own is not None and own.type == NodeType.WITNESS.value:
+            return witness_follow(params, local_conn, ctx)
         raise PreconditionFailed("node ID %d is not in recovery: a primary cannot follow another node; rejoin it as a "
                                  "standby (pgha.repmgr.repmgr_rejoin, playbook pgha.repmgr.rejoin)" % params["node_id"])
-    primary_id, primary_conn = cluster.connect_primary_from(local_conn, None, ctx.password, ctx.timeout, ctx.secrets)
+    skip = (params["failover_of"],) if params.get("failover_of") else ()
+    primary_id, primary_conn = cluster.connect_primary_from(local_conn, preferred_primary(local_conn, params),
+                                                            ctx.password, ctx.timeout, ctx.secrets, skip_node_ids=skip)
     with primary_conn:
         records = metadata.read_nodes(primary_conn)
         me = next((r for r in records if r.node_id == params["node_id"]), None)
@@ -215,6 +252,8 @@ def follow(params, local_conn, ctx, local_conninfo):
             raise PreconditionFailed("node_id %d is not registered: register it first" % params["node_id"])
         target = choose_target(records, me, primary_id, params.get("upstream_node_id"),
                                params.get("upstream_node_name"))
+        if params.get("failover_of") is not None:
+            require_primary(target, ctx)
         previous = next((r for r in records if r.node_id == me.upstream_node_id), None)
         result = FollowResult(changed=False, node_id=me.node_id, upstream_node_id=target.node_id,
                               upstream_node_name=target.node_name)
@@ -235,7 +274,8 @@ def follow(params, local_conn, ctx, local_conninfo):
         result.changed = True
         result.reason = "node %s follows %s" % (describe(me), describe(target))
         details = STANDBY_FOLLOW_OK % (target.node_name, target.node_id)
-        result.events = [dict(node_id=me.node_id, event="standby_follow", details=details)]
+        extra = failover_events(me, target, params.get("failover_of"))
+        result.events = [dict(node_id=me.node_id, event="standby_follow", details=details)] + extra
         if ctx.check_mode:
             return result
         if facts["server_version_num"] < 130000:
@@ -256,7 +296,63 @@ def follow(params, local_conn, ctx, local_conninfo):
             raise Timeout("%s; its configuration now points at %s: check the node's log (pg_stat_wal_receiver)"
                           % (failure, describe(target)))
         result.old_slot_dropped = drop_old_slot(me, previous, target, ctx)
-        record_follow(primary_conn, me, target, "standby_follow", details, True, ctx)
+        record_follow(primary_conn, me, target, "standby_follow", details, True, ctx, extra_events=extra)
+    return result
+
+
+def require_primary(target, ctx):
+    """A failover's follow goes to a confirmed new primary only, never to a standby still in recovery."""
+    with connection.connect(connection.node_conninfo(target.conninfo, ctx.password), connect_timeout=ctx.timeout,
+                            secrets=ctx.secrets) as conn:
+        if replication.in_recovery(conn):
+            raise PreconditionFailed("node %s is still in recovery: it is not the new primary (yet); nothing was "
+                                     "changed" % describe(target))
+
+
+def witness_follow(params, local_conn, ctx):
+    """A witness follows a new primary: its upstream in the metadata, and a fresh copy of repmgr.nodes.
+
+    As repmgrd does after a failover; a witness that keeps an old copy could cancel the next
+    election with a stale view of who streamed from whom.
+    """
+    records = metadata.read_nodes(local_conn)
+    me = next((r for r in records if r.node_id == params["node_id"]), None)
+    target = choose_target(records, me, None, params.get("upstream_node_id"), params.get("upstream_node_name"))
+    with connection.connect(connection.node_conninfo(target.conninfo, ctx.password), connect_timeout=ctx.timeout,
+                            secrets=ctx.secrets) as primary_conn:
+        if replication.in_recovery(primary_conn):
+            raise PreconditionFailed("node %s is in recovery: a witness follows a primary only" % describe(target))
+        primary_records = metadata.read_nodes(primary_conn)
+        registered = next((r for r in primary_records if r.node_id == me.node_id), None)
+        if registered is None:
+            raise PreconditionFailed("witness %s is not registered on %s" % (describe(me), describe(target)))
+        result = FollowResult(changed=False, node_id=me.node_id, upstream_node_id=target.node_id,
+                              upstream_node_name=target.node_name)
+        after = [replace(r, upstream_node_id=target.node_id) if r.node_id == me.node_id else r
+                 for r in primary_records]
+        if registered.upstream_node_id == target.node_id and \
+                [metadata.record_parameters(r) for r in records] == [metadata.record_parameters(r) for r in after]:
+            result.reason = "witness %s already follows %s" % (describe(me), describe(target))
+            return result
+        result.changed = True
+        result.reason = "witness %s follows %s, with a fresh copy of the node records" % (describe(me),
+                                                                                          describe(target))
+        if params.get("failover_of") is not None:
+            result.events = [dict(node_id=me.node_id, event="repmgrd_failover_follow",
+                                  details=WITNESS_FAILOVER_FOLLOW % (me.node_name, me.node_id, target.node_name,
+                                                                     target.node_id))]
+        if ctx.check_mode:
+            return result
+        with primary_conn.transaction():
+            with primary_conn.cursor() as cur:
+                metadata.set_upstream(cur, me.node_id, target.node_id)
+                for item in result.events:
+                    metadata.write_event(cur, item["node_id"], item["event"], True, item["details"])
+        ctx.log.add(metadata.SET_UPSTREAM, metadata.INSERT_EVENT)
+        with local_conn.transaction():
+            with local_conn.cursor() as cur:
+                metadata.replace_all_nodes(cur, metadata.read_nodes(primary_conn))
+        ctx.log.add(*metadata.REPLACE_ALL_NODES, metadata.INSERT_NODE)
     return result
 
 

@@ -61,6 +61,8 @@ SET_PRIMARY = "UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL
 # update_node_record_status(id, 'standby', upstream, true): follow / rejoin.
 SET_STANDBY = "UPDATE repmgr.nodes SET type = 'standby', upstream_node_id = %s, active = TRUE WHERE node_id = %s"
 SET_ACTIVE = "UPDATE repmgr.nodes SET active = %s WHERE node_id = %s"
+# update_node_record_set_upstream(): a witness follows a new primary.
+SET_UPSTREAM = "UPDATE repmgr.nodes SET upstream_node_id = %s WHERE node_id = %s"
 
 INSERT_EVENT = (
     "INSERT INTO repmgr.events (node_id, event, successful, details) "
@@ -199,6 +201,10 @@ def set_primary(cur, node_id):
 
 def set_standby(cur, node_id, upstream_node_id):
     cur.execute(SET_STANDBY, (upstream_node_id, node_id))
+
+
+def set_upstream(cur, node_id, upstream_node_id):
+    cur.execute(SET_UPSTREAM, (upstream_node_id, node_id))
 
 
 def set_active(cur, node_id, active):

@@ -173,6 +173,40 @@ def standby_settings_sql(name, value):
     return sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
 
 
+# --- the failover's election lock ---------------------------------------------------------
+# A session advisory lock: it works on a standby (advisory locks are never WAL-logged), it is
+# released when the session ends, however it ends (a killed run cannot leave it behind), and
+# while one run holds it on a majority of the survivors no other run can.
+ELECTION_LOCK_KEY = (0x70676861, 1)  # ('pgha', 1)
+TRY_ELECTION_LOCK = "SELECT pg_catalog.pg_try_advisory_lock(%s, %s)"
+ELECTION_LOCK_HOLDER = (
+    "SELECT a.application_name, a.client_addr::text FROM pg_catalog.pg_locks l "
+    "JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.granted LIMIT 1"
+)
+
+
+def try_election_lock(conn):
+    with conn.cursor() as cur:
+        cur.execute(TRY_ELECTION_LOCK, ELECTION_LOCK_KEY)
+        return bool(cur.fetchone()[0])
+
+
+def election_lock_holder(conn):
+    """Who holds the election lock on this server: 'application_name from address', or None."""
+    with conn.cursor() as cur:
+        cur.execute(ELECTION_LOCK_HOLDER, ELECTION_LOCK_KEY)
+        row = cur.fetchone()
+    return None if row is None else "%s from %s" % (row[0] or "a session", row[1] or "a local socket")
+
+
+def wal_receiver(conn):
+    """WAL_RECEIVER's facts (wal_receiver_from_row) for this server."""
+    with conn.cursor() as cur:
+        cur.execute(WAL_RECEIVER)
+        return wal_receiver_from_row(cur.fetchone())
+
+
 # --- replication-protocol facts (IDENTIFY_SYSTEM, TIMELINE_HISTORY) -------------------------
 # They need a replication connection (replication=database) and the simple query protocol,
 # hence libpq's PQexec through psycopg's pgconn.

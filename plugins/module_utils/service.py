@@ -11,11 +11,17 @@ or transactions committed on the old primary would be lost.
 from __future__ import annotations
 
 import os
+import signal
+import time
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import datadir
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PreconditionFailed
 
-STATES = ("started", "stopped", "restarted", "status")
+STATES = ("started", "stopped", "restarted", "status", "fenced")
+# A server that has not stopped this long after an immediate stop is hung (SIGSTOP, a frozen
+# disk): its processes are killed.
+FENCE_STOP_TIMEOUT = 5
+KILL_WAIT = 10
 STOP_MODES = ("smart", "fast", "immediate")
 
 
@@ -53,9 +59,79 @@ def run_checked(run_command, argv, what):
     return out
 
 
+def children_of(pid, proc="/proc"):
+    """PIDs whose parent is `pid` (the postmaster's backends and auxiliary processes)."""
+    found = []
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "stat")) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and fields[1] == str(pid):
+            found.append(int(entry))
+    return found
+
+
+def kill_server(pid, wait=KILL_WAIT):
+    """SIGKILL a postmaster and its children (a stopped process dies of SIGKILL too); wait until all are gone."""
+    pids = [pid] + children_of(pid)
+    for target in pids:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + wait
+    while any(datadir.pid_alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            raise PreconditionFailed("processes %s are still alive %d s after SIGKILL" % (
+                ", ".join(str(p) for p in pids if datadir.pid_alive(p)), wait))
+        time.sleep(0.05)
+
+
+def fence(params, run_command, check_mode=False):
+    """Make sure the server of `data_directory` accepts no write: stopped, and comes back only as a standby.
+
+    An immediate stop first; a server still running FENCE_STOP_TIMEOUT seconds later is hung,
+    and its postmaster and children are killed (by the PID in postmaster.pid, never by name).
+    Then standby.signal: should anyone start it again, it comes up in recovery, read-only,
+    until it is rejoined (pgha.repmgr.rejoin) or cloned again.
+    """
+    validate(params)
+    datadir.require_not_root()
+    path = params["data_directory"]
+    state = datadir.inspect(path)
+    if not state.is_pgdata:
+        raise InvalidOption("data_directory", "is not a PostgreSQL data directory (%s)" % path)
+    with open(os.path.join(path, "PG_VERSION")) as handle:
+        bindir = datadir.bindir_for(handle.read().strip(), params.get("pg_bindir"))
+    pid = datadir.running_pid(state)
+    result = dict(changed=bool(pid) or not state.standby_signal, was_running=pid is not None, running=pid is not None,
+                  killed=False, standby_signal_written=not state.standby_signal)
+    if check_mode or not result["changed"]:
+        return result
+    if pid:
+        argv = params.get("stop_command") or pg_ctl(bindir, "stop", "-D", path, "-m", "immediate", "-w",
+                                                    "-t", str(min(params["timeout"], FENCE_STOP_TIMEOUT)))
+        datadir.run_pg(run_command, argv)
+        if datadir.pid_alive(pid):
+            kill_server(pid)
+            result["killed"] = True
+        result["running"] = False
+    if not state.standby_signal:
+        with open(os.path.join(path, datadir.STANDBY_SIGNAL), "w"):
+            pass
+        os.chmod(os.path.join(path, datadir.STANDBY_SIGNAL), 0o600)
+    return result
+
+
 def manage(params, run_command, checkpoint=None, check_mode=False):
     """Bring the node to `state`; `checkpoint` is a callable that runs CHECKPOINT before a stop."""
     validate(params)
+    if params["state"] == "fenced":
+        return fence(params, run_command, check_mode)
     datadir.require_not_root()
     path = params["data_directory"]
     state = datadir.inspect(path)

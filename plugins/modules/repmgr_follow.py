@@ -23,6 +23,12 @@ description:
     and the C(standby_follow) event is written with repmgr's text. The node's old slot on its previous upstream
     is dropped when that node answers and the slot is inactive.
   - A node that already streams from the target, with the metadata saying so, is reported unchanged.
+  - Run against a witness, the witness follows the new primary as repmgrd makes it do; its record's upstream is
+    set on the primary and its copy of C(repmgr.nodes) is replaced by the primary's (a stale copy could mislead
+    the next election).
+  - With O(failover_of) (the automatic failover), the target must be out of recovery already, the failed primary
+    is never tried as a connection target, and C(repmgrd_failover_follow) is written beside C(standby_follow)
+    with repmgrd's text.
 version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
@@ -46,6 +52,11 @@ options:
     description: Seconds to wait until the node streams from the new upstream (repmgr's standby_follow_timeout).
     type: int
     default: 30
+  failover_of:
+    description:
+      - repmgr node ID of the failed primary, when this follow is part of its automatic failover. Needs
+        O(upstream_node_id) or O(upstream_node_name), the new primary.
+    type: int
 """
 
 EXAMPLES = r"""
@@ -103,6 +114,7 @@ def main():
         upstream_node_name=dict(type="str"),
         passfile=dict(type="path"),
         wait_timeout=dict(type="int", default=30),
+        failover_of=dict(type="int"),
     )
     module = AnsibleModule(argument_spec=spec, mutually_exclusive=[("upstream_node_id", "upstream_node_name")],
                            supports_check_mode=True)

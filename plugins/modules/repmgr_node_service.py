@@ -15,6 +15,11 @@ description:
   - "After a stop, and with O(state=status) on a stopped node, returns what C(pg_controldata) says: whether the
     server shut down cleanly and its last checkpoint LSN (repmgr's C(node status --is-shutdown-cleanly)). A
     switchover promotes the new primary only once it has received WAL up to that LSN."
+  - "O(state=fenced) makes sure the server accepts no write any more: an immediate stop, and when the server is
+    still running 5 s later (hung), SIGKILL of its postmaster and children (found by the PID in
+    C(postmaster.pid), never by process name); then C(standby.signal) in the data directory, so that a restart
+    brings it up read-only, in recovery, until it is rejoined. The automatic failover fences the failed primary
+    this way before it promotes another node."
   - Must run as the PostgreSQL OS user.
 version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
@@ -27,9 +32,9 @@ options:
     type: path
     required: true
   state:
-    description: C(started), C(stopped), C(restarted), or C(status) to only report.
+    description: C(started), C(stopped), C(restarted), C(fenced), or C(status) to only report.
     type: str
-    choices: [started, stopped, restarted, status]
+    choices: [started, stopped, restarted, status, fenced]
     default: status
   mode:
     description: pg_ctl shutdown mode. C(fast) and C(smart) shut down cleanly; C(immediate) is a crash.
@@ -76,6 +81,13 @@ EXAMPLES = r"""
     state: stopped
     checkpoint: true
   register: stopped
+
+- name: Fence a failed former primary (stop it, kill it if hung, make a restart read-only)
+  become: true
+  become_user: postgres
+  pgha.repmgr.repmgr_node_service:
+    data_directory: /var/lib/postgresql/15/main
+    state: fenced
 """
 
 RETURN = r"""
@@ -103,6 +115,16 @@ timeline:
   description: That checkpoint's timeline.
   returned: when stopped
   type: int
+killed:
+  description: With O(state=fenced), whether the server was hung and its processes were killed.
+  returned: when O(state=fenced)
+  type: bool
+  sample: false
+standby_signal_written:
+  description: With O(state=fenced), whether C(standby.signal) was written (a restart comes up read-only).
+  returned: when O(state=fenced)
+  type: bool
+  sample: true
 """
 
 from ansible.module_utils.basic import AnsibleModule

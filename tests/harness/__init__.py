@@ -17,6 +17,7 @@ from .node import Node
 from .osutil import CommandResult, pid_alive
 from .proxy import Proxy
 from .waiting import wait_until
+from .writer import Writer
 
 __all__ = [
     "Cluster",
@@ -30,4 +31,5 @@ __all__ = [
     "cluster_fixture",
     "pid_alive",
     "wait_until",
+    "Writer",
 ]

@@ -248,6 +248,9 @@ class Cluster:
                     "pgha_repmgr_database": REPMGR_DATABASE,
                     "pgha_repmgr_password": self.password,
                     "pgha_passfile": str(self.passfile),
+                    # pg_rewind copies the source's files: keep each node's own settings file too
+                    "pgha_rewind_preserve_files": ["postgresql.conf", "pg_hba.conf", "pg_ident.conf", "pgha.conf",
+                                                   pgconf.NODE_CONF],
                 },
                 "children": {"pgha_nodes": {"hosts": hosts}},
             }
@@ -262,22 +265,43 @@ class Cluster:
 
     # -- building --------------------------------------------------------------------------
 
-    def build(self, slots: bool = True) -> None:
+    def build(
+        self,
+        slots: bool = True,
+        settings: dict[str, str] | None = None,
+        upstreams: dict[int, int] | None = None,
+        witnesses: tuple[int, ...] = (),
+    ) -> None:
         """node1 a primary, every other node a standby streaming from it (no repmgr metadata).
 
-        Each standby is a ``pg_basebackup -X stream`` of node1 with its own primary_conninfo
-        (application_name = node name) and, with ``slots``, the slot repmgr_slot_<id> on node1.
-        Returns once every standby streams.
+        Each standby is a ``pg_basebackup -X stream`` of its upstream (node1, or ``upstreams[id]``
+        for a cascaded standby) with its own primary_conninfo (application_name = node name)
+        and, with ``slots``, the slot repmgr_slot_<id> on that upstream.  ``settings`` are
+        postgresql.conf settings for every node (the standbys copy node1's file).  Nodes listed
+        in ``witnesses`` are separate servers (initdb), for a repmgr witness.  Returns once
+        every standby streams.
         """
         self._ready_for_build()
+        upstreams = upstreams or {}
         primary = self.nodes[0]
-        self._init_primary(primary, {})
-        for standby in self.nodes[1:]:
-            self.clone_standby(standby, upstream=primary, slot=slots)
-        for standby in self.nodes[1:]:
-            self.wait_streaming(standby, primary)
+        self._init_primary(primary, dict(settings or {}))
+        standbys = [n for n in self.nodes[1:] if n.node_id not in witnesses]
+        for standby in sorted(standbys, key=lambda n: (n.node_id in upstreams, n.node_id)):
+            upstream = self.node(upstreams.get(standby.node_id, primary.node_id))
+            self.clone_standby(standby, upstream=upstream, slot=slots)
+            self.wait_streaming(standby, upstream)
+        for node_id in witnesses:
+            self._init_primary(self.node(node_id), {})  # a separate server: none of the cluster's settings
         self.built_with = "pg_basebackup"
         self.save_state()
+
+    def writable_nodes(self, table: str = "ledger") -> list[str]:
+        """Names of the nodes that accept a write now: an INSERT into ``table`` (database postgres) commits.
+
+        A standby refuses it (read-only), a witness has no such table, a stopped or hung node
+        does not answer within 2 s.  The probe rows have id -1.
+        """
+        return [node.name for node in self.nodes if node.accepts_write(table)]
 
     def clone_standby(self, node: Node, upstream: Node | None = None, slot: bool = True) -> None:
         """Make ``node`` a streaming standby of ``upstream`` (default node1) and start it.

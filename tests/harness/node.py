@@ -201,6 +201,18 @@ class Node:
             cursor = conn.execute(query, params)  # type: ignore[arg-type]
             return cursor.fetchall() if cursor.description is not None else []
 
+    def accepts_write(self, table: str = "ledger") -> bool:
+        """True if an INSERT of id -1 into ``table`` (database postgres) commits here within 2 s."""
+        if not self.is_running() or self.is_hung():
+            return False
+        try:
+            with self.connect(dbname="postgres", options="-c statement_timeout=2000") as conn:
+                conn.execute("SET synchronous_commit = local")
+                conn.execute(f"INSERT INTO {table} (id) VALUES (-1)")  # table: the test's own constant
+                return True
+        except psycopg.Error:
+            return False
+
     def in_recovery(self) -> bool:
         """True on a standby, False on a primary (``pg_is_in_recovery()``)."""
         return bool(self.sql("SELECT pg_is_in_recovery()")[0][0])

@@ -118,6 +118,14 @@ class Console:
         return CliTable(rc, stdout, stderr)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (item.report_call): fixtures print logs only for failures."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "report_" + report.when, report)
+
+
 @pytest.fixture(scope="session")
 def console_for():
     """Console(cluster, inventory) for a test module's cluster."""

@@ -197,6 +197,9 @@ def test_inventory_names_every_host_with_the_role_variables(cluster: Cluster, tm
         "pgha_repmgr_database": "repmgr",
         "pgha_repmgr_password": cluster.password,
         "pgha_passfile": str(cluster.passfile),
+        # the harness's per-node settings file must survive pg_rewind, as the role's pgha.conf does
+        "pgha_rewind_preserve_files": ["postgresql.conf", "pg_hba.conf", "pg_ident.conf", "pgha.conf",
+                                       "pgha_node.conf"],
     }
     hosts = inventory["children"]["pgha_nodes"]["hosts"]
     assert list(hosts) == ["node1", "node2", "node3"]

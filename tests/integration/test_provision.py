@@ -150,6 +150,10 @@ def test_first_run_builds_a_streaming_cluster_registered_as_repmgr_would(provisi
     ]
     assert wal_receiver(node2) == [("streaming", node1.address, "repmgr_slot_2")]
     assert wal_receiver(node3) == [("streaming", node1.address, "repmgr_slot_3")]
+    # replication timeouts fitted to the failover's window (repmgr's defaults: 6 attempts, 10 s apart)
+    for node in cluster.nodes:
+        assert node.sql("SELECT current_setting('wal_sender_timeout'), current_setting('wal_receiver_timeout')") \
+            == [("10s", "50s")]
 
     # Metadata: repmgr.nodes as `repmgr primary register` / `standby register` write it.
     def row(node, type_, upstream):

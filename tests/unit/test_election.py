@@ -121,11 +121,11 @@ def test_sees_primary_from_fresh_evidence_only(about_primary, own, receiver_from
 
 # -- over the survivors' repmgr_cluster_info results --------------------------------------------
 
-RECORDS = [PRIMARY, standby(2), standby(3)]
+RECORDS = (PRIMARY, standby(2), standby(3))
 
 
-def views(observations, records=RECORDS, receivers=None, readers=("node2", "node3")):
-    return {name: view(records, observations, receivers) for name in readers}
+def views(observations, records=None, receivers=None, readers=("node2", "node3")):
+    return {name: view(records or RECORDS, observations, receivers) for name in readers}
 
 
 def test_election_over_the_survivors_views():

@@ -197,7 +197,7 @@ class FakeWorld:
     async def _drive(self, watcher, until):
         task = asyncio.ensure_future(watcher.run())
         while True:
-            for _ in range(30):  # let every task run until it waits on the clock
+            for _turn in range(30):  # let every task run until it waits on the clock
                 await asyncio.sleep(0)
             if task.done():
                 task.result()  # the monitor must never end: raise what ended it
@@ -348,8 +348,8 @@ def test_a_second_failure_after_a_failover_is_failed_over_too(world):
     world.at(8.0, world.promote, 2)
     world.at(20.0, world.crash, 2)
     world.run(25)
-    assert [(e["node_name"], round(e["t"], 1)) for e in world.named("primary_failure")] == [("node1", 7.0),
-                                                                                             ("node2", 22.0)]
+    failures = [(e["node_name"], round(e["t"], 1)) for e in world.named("primary_failure")]
+    assert failures == [("node1", 7.0), ("node2", 22.0)]
 
 
 def test_a_failover_interrupted_after_the_promotion_is_reported_until_finished(world):

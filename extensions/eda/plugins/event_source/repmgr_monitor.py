@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 from typing import Any, Dict
@@ -252,9 +253,27 @@ def settings_from(args):
     return settings
 
 
+def restore_graceful_stop():
+    """Give SIGTERM and SIGINT back to ansible-rulebook's own handler.
+
+    ansible-rulebook installs a handler that shuts down gracefully (it cancels the sources, so
+    this one writes repmgrd_shutdown), but the rules engine's JVM, started after it, takes both
+    signals over and ends the process at once. Installing the same Python handler again puts it
+    back in front. Only possible from the main thread; elsewhere (a test's thread) nothing to do.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            try:
+                signal.signal(signum, handler)
+            except ValueError:
+                return
+
+
 async def main(queue: asyncio.Queue, args: Dict[str, Any]):
     """Entry point for ansible-rulebook: validate the arguments, then watch until cancelled."""
     settings = settings_from(args)
+    restore_graceful_stop()
     watcher = monitor.Monitor(settings, RealIO(queue, settings).monitor_io())
     try:
         await watcher.run()

@@ -1,0 +1,155 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: repmgr_failover_promote
+short_description: Promote the elected standby after its primary failed, exactly once (repmgrd's promotion)
+description:
+  - The promotion step of the automatic failover (playbook C(pgha.repmgr.failover)); run against the standby
+    that won the election (M(pgha.repmgr.repmgr_cluster_info) on every survivor, then the C(pgha.repmgr.elect)
+    filter).
+  - Takes the election lock, a session advisory lock, on every survivor that had the failed primary as upstream
+    (standbys and the witness), and promotes only while it holds it on a strict majority; another run that holds
+    it makes this one stand down.
+  - Under the lock, every survivor's C(repmgr.voting_term) must still be O(voting_term), the term the election
+    read; the new primary raises it by one in the transaction that records the promotion. A run that finds a
+    newer term stands down and says which term was taken.
+  - A last look at the evidence before promoting; the failed primary must not answer a session from here, no
+    survivor's WAL receiver may have heard from it within O(fresh_within) seconds, no survivor may run as a
+    primary. Any of them stands the run down, and nothing is changed.
+  - When a survivor has more WAL than this node (a priority 0 standby), this node streams the missing WAL from it
+    first (at most O(catch_up_timeout) seconds), so that nothing it acknowledged is lost.
+  - Then C(pg_promote()), a wait until the server left recovery (polling every 0.1 s), and one transaction on the
+    new primary; the failed primary's record inactive, this node the primary, the events C(standby_promote) and
+    C(repmgrd_failover_promote) with repmgr's texts, and the new term.
+  - A node already out of recovery (a run was killed after its C(pg_promote())) is adopted; its records, events
+    and term are written and nothing is promoted. A node already registered as the primary is left unchanged.
+  - A run that stands down fails with C(stood_down=true); a promotion that was requested and did not complete
+    fails with C(promote_requested=true); the playbook then never tries another candidate.
+version_added: 0.1.0
+author: pgha.repmgr developers (@pgha)
+extends_documentation_fragment:
+  - pgha.repmgr.connection
+  - pgha.repmgr.attributes
+options:
+  node_id:
+    description: repmgr node ID of the node to promote (the node the module connects to). Default from C(pgha_node_id).
+    type: int
+    required: true
+  failed_node_id:
+    description: repmgr node ID of the failed primary.
+    type: int
+    required: true
+  voting_term:
+    description:
+      - The electoral term the election read (the highest C(repmgr.voting_term) of the survivors); the new primary
+        records the next one. Omitted, the term is not compared.
+    type: int
+  fresh_within:
+    description:
+      - Seconds; a survivor's WAL receiver that heard from the failed primary more recently than this stops the
+        promotion (the monitor's reconnect_interval).
+    type: float
+    default: 10
+  catch_up_timeout:
+    description: Seconds to receive the WAL a more advanced survivor has before this node is promoted.
+    type: int
+    default: 30
+  promote_check_timeout:
+    description: Seconds to wait for the server to leave recovery after C(pg_promote()).
+    type: int
+    default: 60
+"""
+
+EXAMPLES = r"""
+- name: Promote the winner of the election
+  pgha.repmgr.repmgr_failover_promote:
+    failed_node_id: "{{ election.failed_node_id }}"
+    voting_term: "{{ election.voting_term }}"
+    fresh_within: 1
+  when: pgha_node_name == election.winner.node_name
+"""
+
+RETURN = r"""
+promoted:
+  description: Whether this run promoted the node.
+  returned: always
+  type: bool
+  sample: true
+adopted:
+  description: Whether the node was already out of recovery and this run wrote its metadata.
+  returned: always
+  type: bool
+  sample: false
+caught_up_from:
+  description: The survivor whose WAL the node received before its promotion, if any.
+  returned: always
+  type: str
+  sample: node3
+promote_seconds:
+  description: Seconds from the promotion request until the server left recovery.
+  returned: when promoted
+  type: float
+  sample: 0.21
+voting_term:
+  description: The electoral term recorded with the promotion.
+  returned: when changed
+  type: int
+  sample: 3
+stood_down:
+  description: The run stood down (another run holds the election, the term moved on, the primary answers).
+  returned: when it stood down
+  type: bool
+  sample: true
+events:
+  description: The repmgr events written (or that would be).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"node_id": 2, "event": "repmgrd_failover_promote",
+            "details": "node \"node2\" (ID: 2) promoted to primary; old primary \"node1\" (ID: 1) marked as failed"}]
+queries:
+  description: SQL statements run (templates).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, failover
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, deadline_for, require_psycopg, run
+
+
+def main():
+    spec = connection.connection_argument_spec()
+    spec.update(
+        node_id=dict(type="int", required=True),
+        failed_node_id=dict(type="int", required=True),
+        voting_term=dict(type="int"),
+        fresh_within=dict(type="float", default=10),
+        catch_up_timeout=dict(type="int", default=30),
+        promote_check_timeout=dict(type="int", default=60),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    require_psycopg(module)
+    params = module.params
+    ctx = context(module)
+
+    def body():
+        failover.validate(params)
+        with connection.connect_with_params(params) as conn:
+            result = failover.promote_for_failover(params, conn, ctx)
+        result["queries"] = ctx.log.statements
+        return result
+
+    deadline = deadline_for(module, "promote_check_timeout", "catch_up_timeout", "connect_timeout", "connect_timeout")
+    module.exit_json(**run(module, body, deadline=deadline))
+
+
+if __name__ == "__main__":
+    main()
