@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
-from ansible_collections.pgha.repmgr.plugins.module_utils import datadir, metadata, replication
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, datadir, metadata, replication
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     CommandFailed,
     InvalidOption,
     PreconditionFailed,
     require_node_id,
 )
+from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import slot_name_for
 
 CLONE_EVENT = 'cloned from host "%s", port %s; backup method: pg_basebackup; --force: %s'
@@ -37,9 +38,8 @@ class ClonePlan:
 
 
 def validate(params):
-    path = params.get("data_directory")
-    if not path or not os.path.isabs(path):
-        raise InvalidOption("data_directory", "must be an absolute path (got %r)" % (path,))
+    datadir.require_absolute_path(params.get("data_directory"))
+    datadir.require_not_root()
     require_node_id(params["node_id"])
     if not params.get("node_name"):
         raise InvalidOption("node_name", "must be set: it becomes application_name in primary_conninfo")
@@ -104,8 +104,9 @@ def clone(params, upstream_conn, upstream_conninfo, run_command, check_mode, pas
     state = datadir.inspect(path, bindir, run_command)
     plan = plan_clone(state, facts["system_identifier"], params["force"], datadir.running_pid(state))
     slot_name = (params.get("slot_name") or slot_name_for(params["node_id"])) if params["use_slot"] else None
-    result = dict(changed=plan.action is not None, reason=plan.reason, data_directory=path, slot_name=slot_name,
-                  system_identifier=str(facts["system_identifier"]), pg_bindir=bindir, event_written=False)
+    result = Outcome(changed=plan.action is not None, msg=plan.reason, reason=plan.reason, data_directory=path,
+                     slot_name=slot_name, system_identifier=str(facts["system_identifier"]), pg_bindir=bindir,
+                     event_written=False)
     if plan.action is None or check_mode:
         return result
 
@@ -122,11 +123,11 @@ def clone(params, upstream_conn, upstream_conninfo, run_command, check_mode, pas
     if plan.clear_first:
         datadir.clear_directory(path)
     created_dir = not os.path.isdir(path)
-    rc, out, err = datadir.run_pg(run_command, argv, environ)
-    if rc != 0:
+    try:
+        datadir.run_pg(run_command, argv, "pg_basebackup", datadir.TIMEOUT_CLONE, environ)
+    except CommandFailed:
         cleanup_failed_clone(path, created_dir, upstream_conn, slot_name if slot_created else None)
-        raise CommandFailed("pg_basebackup failed (rc %s): %s" % (rc, (err or out).strip()),
-                            rc=rc, stdout=out, stderr=err, cmd=argv)
+        raise
     os.chmod(path, 0o700)
     settings = dict(
         primary_conninfo=conninfo_util.replication_conninfo(
@@ -161,3 +162,13 @@ def write_clone_event(upstream_conn, params, upstream_conninfo):
     with upstream_conn.cursor() as cur:
         metadata.write_event(cur, params["node_id"], "standby_clone", True, details)
     return True
+
+
+def upstream_conninfo_from(params):
+    """The streaming conninfo: given, or the login target without password and database."""
+    if params.get("upstream_conninfo"):
+        return params["upstream_conninfo"]
+    full = conninfo_util.parse(connection.login_conninfo(params))
+    for key in ("password", "dbname", "options", "application_name"):
+        full.pop(key, None)
+    return conninfo_util.build("", **full)

@@ -12,16 +12,22 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, probe, replication, status
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, probe, replication, status, tables
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     ConnectionFailed,
     InvalidOption,
     MetadataMissing,
     PreconditionFailed,
+    require_node_id,
 )
 from ansible_collections.pgha.repmgr.plugins.module_utils.nodeview import NodeView, views_of
 from ansible_collections.pgha.repmgr.plugins.module_utils.primary import truth_from_views
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType
+
+try:
+    import jmespath
+except ImportError:
+    jmespath = None
 
 
 @dataclass(frozen=True)
@@ -207,3 +213,55 @@ def choose_live_primary(results):
         return None
     record = truth.record(truth.primary_id)
     return record.node_name if record else None
+
+
+def validate_info(params):
+    """repmgr_cluster_info's options (the JMESPath query compiles)."""
+    if params["limit"] is not None and params["limit"] < 1:
+        raise InvalidOption("limit", "must be at least 1 (got %s)" % params["limit"])
+    if params["node_id"] is not None:
+        require_node_id(params["node_id"])
+    compile_query(params.get("query"))
+
+
+def compile_query(query):
+    if query is None:
+        return None
+    if jmespath is None:
+        raise InvalidOption("query", "needs the Python library jmespath on the managed host")
+    try:
+        return jmespath.compile(query)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise InvalidOption("query", "is not a valid JMESPath expression: %s" % exc)
+
+
+def wants_events(params):
+    return params["events"] or any(params[k] is not None for k in ("event", "node_id", "node_name"))
+
+
+def cluster_info(params, conn, ctx):
+    """repmgr cluster show (and cluster event) through `conn`, as repmgr_cluster_info returns them."""
+    view = read_view(conn, password=ctx.password, timeout=ctx.timeout, secrets=ctx.secrets)
+    local = view.record(view.local_node_id) if view.local_node_id is not None else None
+    result = dict(
+        changed=False,
+        local_node_id=local.node_id if local else None,
+        local_node_name=local.node_name if local else None,
+        nodes=node_summaries(view),
+        cluster_show="\n".join(tables.format_show(view.show, compact=params["compact"])).rstrip("\n"),
+        table=tables.format_show_table(view.show.rows, compact=params["compact"]),
+        warnings_detected=list(view.show.warnings),
+        exit_code=view.show.exit_code,
+    )
+    if wants_events(params):
+        limit = None if params["all"] else params["limit"]
+        events = metadata.read_events(conn, node_id=params["node_id"], node_name=params["node_name"],
+                                      event=params["event"], limit=limit)
+        result["events"] = events
+        result["event_table"] = tables.format_event_table(events)
+        result["cluster_event"] = "\n".join(result["event_table"]).rstrip("\n")
+    query = compile_query(params.get("query"))
+    if query is not None:
+        result["query_result"] = query.search(result)
+    result["queries"] = []  # reads only
+    return result

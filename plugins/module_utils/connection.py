@@ -102,17 +102,38 @@ def node_conninfo(record_conninfo, password=None, dbname=None):
     return conninfo_util.build(record_conninfo, **extra)
 
 
-def session_conninfo(conninfo, connect_timeout=DEFAULT_CONNECT_TIMEOUT, statement_timeout=DEFAULT_STATEMENT_TIMEOUT):
+def session_conninfo(conninfo, connect_timeout=DEFAULT_CONNECT_TIMEOUT, statement_timeout=DEFAULT_STATEMENT_TIMEOUT,
+                     application_name=APPLICATION_NAME):
     """Add our session settings to a conninfo, keeping what the caller set explicitly."""
     params = conninfo_util.parse(conninfo)
     extra = {}
     if "connect_timeout" not in params:
         extra["connect_timeout"] = connect_timeout
     if "application_name" not in params:
-        extra["application_name"] = APPLICATION_NAME
+        extra["application_name"] = application_name
     options = SESSION_OPTIONS % (int(statement_timeout) * 1000)
     extra["options"] = (params.get("options", "") + " " + options).strip()
     return conninfo_util.build(conninfo, **extra)
+
+
+def node_target(conninfo, password=None, connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+                statement_timeout=DEFAULT_STATEMENT_TIMEOUT, application_name=APPLICATION_NAME, **extra):
+    """The one way to reach a node by its conninfo: plus our password when it has none, plus our session settings.
+
+    Used by the synchronous core (connect_node), the parallel probe and the monitor alike.
+    `extra` adds keywords (replication=database for IDENTIFY_SYSTEM).
+    """
+    target = node_conninfo(conninfo, password)
+    if extra:
+        target = conninfo_util.build(target, **extra)
+    return session_conninfo(target, connect_timeout, statement_timeout, application_name)
+
+
+def connect_node(conninfo, ctx, **extra):
+    """A session to a node by its conninfo, with this run's password, connect timeout and secrets (raises ConnectionFailed)."""
+    return connect(conninfo_util.build(node_conninfo(conninfo, ctx.password), **extra) if extra
+                   else node_conninfo(conninfo, ctx.password),
+                   connect_timeout=ctx.timeout, secrets=ctx.secrets)
 
 
 def classify_failure(message):

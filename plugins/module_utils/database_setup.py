@@ -16,6 +16,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
+
 try:
     from psycopg import sql
 except ImportError:
@@ -121,3 +123,20 @@ def apply_setup(conn, plan, user, password, superuser, database):
         conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database), name))
         done.append("ALTER DATABASE %s OWNER TO %s" % (database, user))
     return done
+
+
+def validate(params):
+    for option in ("user", "database"):
+        if not params[option] or len(params[option]) > 63:
+            raise InvalidOption(option, "must be 1 to 63 characters (got %r)" % params[option])
+
+
+def setup(params, conn, ctx):
+    """The repmgr role and database as asked; queries run (none in check mode)."""
+    role_row, owner = read_state(conn, params["user"], params["database"])
+    plan = plan_setup(role_row, owner, params["user"], params["password"], params["superuser"],
+                      params["update_password"])
+    queries = []
+    if plan.changed and not ctx.check_mode:
+        queries = apply_setup(conn, plan, params["user"], params["password"], params["superuser"], params["database"])
+    return dict(changed=plan.changed, queries=queries)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Optional
 
@@ -56,6 +58,13 @@ def bindir_for(major_version, configured=None, which=None):
                         % (major_version, debian))
 
 
+def require_absolute_path(path, option="data_directory"):
+    """A data directory is given as an absolute path (relative ones depend on where Ansible runs)."""
+    if not path or not os.path.isabs(path):
+        raise InvalidOption(option, "must be an absolute path (got %r)" % (path,))
+    return path
+
+
 def read_postmaster_pid(path):
     try:
         with open(os.path.join(path, "postmaster.pid")) as handle:
@@ -76,17 +85,34 @@ def pid_alive(pid):
     return True
 
 
-def run_pg(run_command, argv, environ=None):
-    """Run a PostgreSQL command in the C locale (its output is parsed); (rc, stdout, stderr)."""
-    return run_command(argv, environ_update=dict(C_LOCALE, **(environ or {})))
+# How long each PostgreSQL command may run before it is killed (coreutils timeout). Generous:
+# they are the outer bound; the commands' own options (pg_ctl -t, connect_timeout) act first.
+TIMEOUT_QUICK = 60  # pg_controldata, pg_ctl promote / reload
+TIMEOUT_REWIND = 3600  # pg_rewind: copies what changed since the fork
+TIMEOUT_CLONE = 86400  # pg_basebackup: the whole data directory
+TIMED_OUT = 124  # timeout's exit code
+
+
+def run_pg(run_command, argv, what, timeout, environ=None, check=True):
+    """Run a PostgreSQL command: argv, in the C locale (its output is parsed), bounded by `timeout` seconds.
+
+    The one way the core runs pg_ctl, pg_basebackup, pg_rewind and pg_controldata. With
+    `check`, a failure raises CommandFailed naming `what`, with the command's own output;
+    returns (rc, stdout, stderr).
+    """
+    bounded = ["timeout", "--kill-after=10", str(int(timeout))] + list(argv)
+    rc, out, err = run_command(bounded, environ_update=dict(C_LOCALE, **(environ or {})))
+    if check and rc != 0:
+        reason = ("did not finish within %d s and was stopped" % timeout if rc == TIMED_OUT
+                  else "failed (rc %s): %s" % (rc, (err or out).strip()))
+        raise CommandFailed("%s %s" % (what, reason), rc=rc, stdout=out, stderr=err, cmd=list(argv))
+    return rc, out, err
 
 
 def controldata(bindir, path, run_command):
     """pg_controldata as a dict of its 'Key: value' lines."""
-    rc, out, err = run_pg(run_command, [os.path.join(bindir, "pg_controldata"), "-D", path])
-    if rc != 0:
-        raise CommandFailed("pg_controldata failed on %s (rc %s): %s" % (path, rc, (err or out).strip()),
-                            rc=rc, stdout=out, stderr=err)
+    _rc, out, _err = run_pg(run_command, [os.path.join(bindir, "pg_controldata"), "-D", path],
+                            "pg_controldata on %s" % path, TIMEOUT_QUICK)
     result = {}
     for line in out.splitlines():
         key, sep, value = line.partition(":")
@@ -187,6 +213,44 @@ def write_standby_config(path, settings):
         os.chmod(signal, 0o600)
         changed = True
     return changed
+
+
+# Files that live in the data directory on initdb layouts and must survive pg_rewind, which
+# copies the source's: the node's own settings (listen address, ...) and access rules.
+DEFAULT_PRESERVED_FILES = ("postgresql.conf", "pg_hba.conf", "pg_ident.conf", "pgha.conf")
+
+
+def rewind(bindir, path, source_conninfo, preserve_files, environ, run_command, clean=True):
+    """pg_rewind from the primary, keeping the node's own configuration files. True if it rewound.
+
+    An unclean shutdown is recovered by pg_rewind itself (PostgreSQL 13+) with a single-user
+    server, which refuses standby mode: standby.signal is set aside meanwhile, as repmgr does
+    (write_standby_config creates it again).
+    """
+    preserved = preserve_files or list(DEFAULT_PRESERVED_FILES)
+    keep = tempfile.mkdtemp(prefix="pgha-rejoin-")
+    signal = os.path.join(path, STANDBY_SIGNAL)
+    set_aside = signal + ".pgha-rewind"
+    if not clean and os.path.exists(signal):
+        os.rename(signal, set_aside)
+    try:
+        for name in preserved:
+            if os.path.isfile(os.path.join(path, name)):
+                shutil.copy2(os.path.join(path, name), os.path.join(keep, name))
+        argv = [os.path.join(bindir, "pg_rewind"), "--target-pgdata=%s" % path, "--source-server=%s" % source_conninfo]
+        _rc, out, err = run_pg(run_command, argv, "pg_rewind", TIMEOUT_REWIND, environ)
+        for name in os.listdir(keep):
+            shutil.copy2(os.path.join(keep, name), os.path.join(path, name))
+    finally:
+        shutil.rmtree(keep, ignore_errors=True)
+        if os.path.exists(set_aside):
+            os.rename(set_aside, signal)
+    # Slots copied from the primary are not this node's (repmgr empties pg_replslot too).
+    slots = os.path.join(path, "pg_replslot")
+    if os.path.isdir(slots):
+        for entry in os.listdir(slots):
+            shutil.rmtree(os.path.join(slots, entry), ignore_errors=True)
+    return "no rewind required" not in (out + err)
 
 
 def require_not_root(geteuid=os.geteuid):

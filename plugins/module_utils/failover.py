@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, election, metadata, promote, replication
+from ansible_collections.pgha.repmgr.plugins.module_utils import waiting
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     ConnectionFailed,
     InvalidOption,
@@ -42,6 +43,7 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     Timeout,
     require_node_id,
 )
+from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome
 from ansible_collections.pgha.repmgr.plugins.module_utils.primary import active_primary
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
     NodeType,
@@ -52,7 +54,6 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
 )
 
 REPMGRD_FAILOVER_PROMOTE = 'node "%s" (ID: %d) promoted to primary; old primary "%s" (ID: %d) marked as failed'
-POLL_INTERVAL = 0.1
 
 
 class StoodDown(PreconditionFailed):
@@ -106,9 +107,7 @@ class Voters:
             if record.node_id == self.me.node_id:
                 return record.node_id, local_conn, None
             try:
-                return record.node_id, connection.connect(
-                    connection.node_conninfo(record.conninfo, self.ctx.password), connect_timeout=self.ctx.timeout,
-                    secrets=self.ctx.secrets), None
+                return record.node_id, connection.connect_node(record.conninfo, self.ctx), None
             except (ConnectionFailed, InvalidOption) as error:
                 return record.node_id, None, str(error)
 
@@ -194,8 +193,7 @@ class Voters:
 def failed_primary_answers(failed, ctx):
     """The failed primary's state from here: None when it does not answer, else 'primary' / 'standby' / 'refused'."""
     try:
-        conn = connection.connect(connection.node_conninfo(failed.conninfo, ctx.password),
-                                  connect_timeout=ctx.timeout, secrets=ctx.secrets)
+        conn = connection.connect_node(failed.conninfo, ctx)
     except ConnectionFailed as error:
         return "refused" if error.details.get("reachability") is Reachability.REJECTED else None
     except InvalidOption:
@@ -227,9 +225,9 @@ def catch_up(conn, me, source, wanted_lsn, timeout, ctx):
         return furthest_lsn(facts["received_lsn"], facts["replayed_lsn"])
 
     try:
-        replication.wait_until(lambda: received() >= wanted_lsn, timeout,
-                               "node %s has received WAL up to %s from %s"
-                               % (describe(me), lsn_to_text(wanted_lsn), describe(source)), interval=POLL_INTERVAL)
+        waiting.wait_until(lambda: received() >= wanted_lsn, timeout,
+                           "node %s has received WAL up to %s from %s"
+                           % (describe(me), lsn_to_text(wanted_lsn), describe(source)))
     except Timeout:
         replication.set_standby_settings(conn, {"primary_conninfo": current or None, "primary_slot_name": slot or None})
         raise StoodDown("node %s received WAL up to %s only, not %s from %s within %d s: not promoted (what %s "
@@ -253,8 +251,8 @@ def promote_for_failover(params, conn, ctx):
     if me.type == NodeType.WITNESS.value:
         raise PreconditionFailed("node %s is a witness: a witness is never promoted" % describe(me))
     registered = active_primary(records)
-    result = dict(changed=False, node_id=me.node_id, node_name=me.node_name, promoted=False, adopted=False,
-                  caught_up_from=None, promote_seconds=None, voting_term=None, events=[])
+    result = Outcome(changed=False, node_id=me.node_id, node_name=me.node_name, promoted=False, adopted=False,
+                     caught_up_from=None, promote_seconds=None, voting_term=None, events=[])
     if not facts["in_recovery"] and registered is not None and registered.node_id == me.node_id:
         result["msg"] = "node %s already is the registered primary: nothing to do" % describe(me)
         return result

@@ -1,17 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgha.repmgr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The little glue every module shares: the psycopg check and turning core errors into fail_json."""
+"""The glue every module shares: the psycopg check, the run context, core errors into fail_json, main()."""
 
 from __future__ import annotations
 
 import signal
 import traceback
+from dataclasses import dataclass, field
+from typing import Optional
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PghaError, Timeout
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
+    CommandFailed,
+    ConnectionFailed,
+    InvalidOption,
+    PghaError,
+    Timeout,
+)
 
 try:
     import psycopg
@@ -105,10 +114,75 @@ def run(module, body, deadline=None, **result):
             signal.alarm(0)
 
 
-def context(module):
-    """The registration.Context of a module run: password, timeout, secrets, check mode."""
-    from ansible_collections.pgha.repmgr.plugins.module_utils.registration import Context
+class QueryLog:
+    """The statements a module ran, for its `queries` result (templates, no parameters)."""
 
+    def __init__(self):
+        self.statements = []
+
+    def add(self, *statements):
+        self.statements.extend(" ".join(s.split()) for s in statements)
+
+
+@dataclass
+class Context:
+    """What every operation of the core needs besides its options: how to reach other nodes, check mode, the log."""
+
+    password: Optional[str]
+    timeout: int
+    secrets: tuple
+    check_mode: bool
+    log: QueryLog = field(default_factory=QueryLog)
+
+
+def context(module):
+    """The Context of a module run: password, timeout, secrets, check mode."""
     params = module.params
     return Context(password=params["login_password"] or None, timeout=params["connect_timeout"],
                    secrets=secrets_of(module), check_mode=module.check_mode)
+
+
+CONNECT_REQUIRED = "required"  # a failed connection fails the module
+CONNECT_OPTIONAL = "optional"  # the operation gets None and decides (it may reach the cluster another way)
+NO_CONNECTION = "none"
+
+
+def execute(module_class, options, operation, validate=None, waits=("connect_timeout",), connect=CONNECT_REQUIRED,
+            **module_kwargs):
+    """A module's whole main(), the same for every module of the collection.
+
+    `module_class` is AnsibleModule, as the module imports it. The argument spec is the
+    connection options plus `options`; psycopg is checked; `validate`
+    (params -> None, raises InvalidOption) runs before anything is touched; one session is
+    opened with the login_* options; then `operation(module, conn, ctx)` returns the result (a
+    dict, or an object with as_dict()), to which the statements run are added as `queries`.
+    Every core error becomes a clean failure, and the whole run is bounded by a deadline: the
+    seconds of the `waits` options plus a margin.
+    """
+    spec = connection.connection_argument_spec()
+    for name, option in options.items():  # a connection option given again changes only what it says
+        spec[name] = dict(spec[name], **option) if name in spec else option
+    module = module_class(argument_spec=spec, supports_check_mode=True, **module_kwargs)
+    require_psycopg(module)
+    ctx = context(module)
+
+    def body():
+        if validate is not None:
+            validate(module.params)
+        conn = None
+        if connect != NO_CONNECTION:
+            try:
+                conn = connection.connect_with_params(module.params)
+            except ConnectionFailed:
+                if connect == CONNECT_REQUIRED:
+                    raise
+        try:
+            result = operation(module, conn, ctx)
+        finally:
+            if conn is not None:
+                conn.close()
+        result = result.as_dict() if hasattr(result, "as_dict") else dict(result)
+        result.setdefault("queries", ctx.log.statements)
+        return result
+
+    module.exit_json(**run(module, body, deadline=deadline_for(module, *waits)))

@@ -37,7 +37,6 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import metadata
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
 from ansible_collections.pgha.repmgr.plugins.module_utils.primary import active_primary, cluster_truth
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
@@ -86,6 +85,10 @@ RECONNECT_TEXT = "reconnected to upstream node after %d seconds"
 STANDBY_FAILURE_TEXT = 'unable to connect to local node "%s" (ID: %d), marking inactive'
 STANDBY_RECOVERY_TEXT = 'reconnected to local node "%s" (ID: %d), marking active'
 SHUTDOWN_TEXT = "TERM signal received"
+
+# What the loop asks the I/O to write on the primary (MonitorIO.write).
+WRITE_EVENT = "event"  # (WRITE_EVENT, node_id, event, details, when): a repmgr.events row
+WRITE_ACTIVE = "active"  # (WRITE_ACTIVE, node_id, active): a repmgr.nodes record's active flag
 
 
 # -- settings -------------------------------------------------------------------------------------
@@ -310,7 +313,7 @@ class MonitorIO:
     connect: Callable[..., Any]
     ping: Callable[[str], Any]
     survey: Callable[[list], Any]
-    execute: Callable[[str, list], Any]
+    write: Callable[[str, list], Any]
     emit: Callable[[dict], Any]
     wall: Callable[[], Any] = field(default=lambda: datetime.datetime.now(datetime.timezone.utc))
 
@@ -343,13 +346,17 @@ class Monitor:
     def reach(self, record):
         return dataclasses.replace(record, conninfo=self.s.conninfo_for(record))
 
-    def queue_rows(self, *rows, statements=()):
-        """One transaction for the primary: node activity changes, then event rows (with their time)."""
+    def queue_rows(self, *rows, activity=()):
+        """One transaction for the primary: records' active flags, then event rows with the time they happened.
+
+        Plain data (WRITE_ACTIVE, node_id, active) and (WRITE_EVENT, node_id, event, details, when):
+        the I/O turns them into metadata.py's statements.
+        """
         if not self.s.write_events:
             return
         when = self.io.wall()
-        batch = list(statements) + [(metadata.INSERT_EVENT_AT, (node_id, name, True, details, when))
-                                    for node_id, name, details in rows]
+        batch = [(WRITE_ACTIVE, node_id, active) for node_id, active in activity]
+        batch += [(WRITE_EVENT, node_id, name, details, when) for node_id, name, details in rows]
         self.pending.append(batch)
         del self.pending[:-100]  # a primary that never comes back must not grow this forever
 
@@ -560,7 +567,7 @@ class Monitor:
             await self.emit(change, record, error=observation.error if observation else None)
             text = STANDBY_FAILURE_TEXT if change == STANDBY_FAILURE else STANDBY_RECOVERY_TEXT
             self.queue_rows((record.node_id, change, text % (record.node_name, record.node_id)),
-                            statements=[(metadata.SET_ACTIVE, (change == STANDBY_RECOVERY, record.node_id))])
+                            activity=[(record.node_id, change == STANDBY_RECOVERY)])
 
     async def report_unfinished(self, truth):
         failed = unfinished_failover(truth, self.observations)
@@ -688,7 +695,7 @@ class Monitor:
             return
         while self.pending:
             try:
-                await self.io.execute(self.s.conninfo_for(target), self.pending[0])
+                await self.io.write(self.s.conninfo_for(target), self.pending[0])
             except Exception:  # pylint: disable=broad-except
                 return  # the next round tries again
             self.pending.pop(0)

@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, furthest_lsn
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, describe, furthest_lsn
 
 
 @dataclass(frozen=True)
@@ -144,3 +145,34 @@ def truth_from_views(views_by_node):
             if row.node_id not in own and (current is None or (row.reachable and not current.connected)):
                 observations[row.node_id] = row.observation()
     return cluster_truth(observations, copies), observations
+
+
+def resolve_upstream(records, own_node_id, upstream_node_id=None, upstream_node_name=None, primary_node_id=None):
+    """The record a standby streams from: the one asked for (by ID or name), else the active primary.
+
+    Used by registration, follow and rejoin alike. An unknown node, the node itself, or a
+    witness is an InvalidOption naming the option; no primary to default to is a
+    PreconditionFailed.
+    """
+    asked = upstream_node_id is not None or upstream_node_name is not None
+    option = "upstream_node_id" if upstream_node_id is not None else "upstream_node_name"
+    if asked:
+        upstream = next((r for r in records if (upstream_node_id is not None and r.node_id == upstream_node_id)
+                         or (upstream_node_id is None and r.node_name == upstream_node_name)), None)
+        if upstream is None:
+            value = upstream_node_id if upstream_node_id is not None else '"%s"' % upstream_node_name
+            raise InvalidOption(option, "names node %s, which is not registered (known: %s)"
+                                % (value, ", ".join(describe(r) for r in records) or "none"))
+    else:
+        if primary_node_id is None:
+            record = active_primary(records)
+            primary_node_id = record.node_id if record is not None else None
+        upstream = next((r for r in records if r.node_id == primary_node_id), None)
+        if upstream is None:
+            raise PreconditionFailed("there is no current primary to stream from (primary node ID %s has no record)"
+                                     % primary_node_id)
+    if upstream.node_id == own_node_id:
+        raise InvalidOption(option, "names the node itself (%s): a node cannot follow itself" % describe(upstream))
+    if upstream.type == NodeType.WITNESS.value:
+        raise InvalidOption(option, "names witness %s: a witness cannot be an upstream" % describe(upstream))
+    return upstream

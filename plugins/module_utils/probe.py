@@ -16,11 +16,7 @@ import time
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
 from ansible_collections.pgha.repmgr.plugins.module_utils import metadata, replication
-from ansible_collections.pgha.repmgr.plugins.module_utils.connection import (
-    classify_failure,
-    node_conninfo,
-    session_conninfo,
-)
+from ansible_collections.pgha.repmgr.plugins.module_utils.connection import classify_failure, node_target
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeObservation, Reachability
 
@@ -68,8 +64,8 @@ async def probe_node(record, password=None, connect_timeout=5, secrets=(), read_
     """Probe one node of the metadata; never raises for a node problem."""
     started = time.monotonic()
     try:
-        target = session_conninfo(node_conninfo(record.conninfo, password), connect_timeout=connect_timeout,
-                                  statement_timeout=max(connect_timeout, 1))
+        target = node_target(record.conninfo, password, connect_timeout=connect_timeout,
+                             statement_timeout=max(connect_timeout, 1))
     except InvalidOption as exc:
         # a broken conninfo in the metadata: the node cannot be reached, and the reason is ours
         return NodeObservation(record.node_id, Reachability.DOWN, error=str(exc), extra={"invalid_conninfo": True})

@@ -8,16 +8,17 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import datadir, metadata, probe, replication
+from ansible_collections.pgha.repmgr.plugins.module_utils import datadir, metadata, probe, replication, waiting
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
-    CommandFailed,
     InvalidOption,
     PreconditionFailed,
     Timeout,
     require_node_id,
 )
+from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
     NodeType,
+    replay_paused_with_wal_pending,
     describe,
     furthest_lsn,
     lsn_from_text,
@@ -25,7 +26,6 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
 )
 
 STANDBY_PROMOTE = 'server "%s" (ID: %d) was successfully promoted to primary'
-POLL_INTERVAL = 0.1  # repmgr polls once a second; a promotion usually takes a few hundred ms
 
 
 def plan_promote(record, facts, running_primaries, force):
@@ -51,7 +51,7 @@ def plan_promote(record, facts, running_primaries, force):
             % (", ".join(describe(r) for r in others), describe(record))
         )
     received, replayed = facts.get("received_lsn"), facts.get("replayed_lsn")
-    if facts.get("wal_replay_paused") and received is not None and replayed is not None and replayed < received:
+    if replay_paused_with_wal_pending(facts["in_recovery"], facts.get("wal_replay_paused"), received, replayed):
         raise PreconditionFailed(
             "WAL replay is paused on node %s with WAL pending (received %s, replayed %s): promoting now would lose "
             "that WAL; resume replay with SELECT pg_wal_replay_resume() first"
@@ -81,8 +81,8 @@ def promote(params, conn, ctx, run_command=None):
     seen = probe.probe_nodes(others, ctx.password, ctx.timeout, ctx.secrets)
     running = [r for r in others if seen[r.node_id].connected and seen[r.node_id].in_recovery is False]
     action = plan_promote(record, facts, running, params["force"])
-    result = dict(changed=action is not None, node_id=record.node_id, node_name=record.node_name,
-                  promote_seconds=None, method=None, events=[])
+    result = Outcome(changed=action is not None, node_id=record.node_id, node_name=record.node_name,
+                     promote_seconds=None, method=None, events=[])
     if action is None:
         result["msg"] = "node %s already is the primary" % describe(record)
         return result
@@ -124,9 +124,8 @@ def request_and_wait(params, conn, record, facts, result, run_command):
         pg_ctl_promote(params, run_command, facts["server_version_num"] // 10000)
         result["method"] = "pg_ctl promote"
     try:
-        replication.wait_until(lambda: not replication.in_recovery(conn), params["promote_check_timeout"],
-                               "node %s leaves recovery after the promotion request" % describe(record),
-                               interval=POLL_INTERVAL)
+        waiting.wait_until(lambda: not replication.in_recovery(conn), params["promote_check_timeout"],
+                           "node %s leaves recovery after the promotion request" % describe(record))
     except Timeout as error:
         raise Timeout("%s; the promotion was requested and may still complete: run the module again to record "
                       "it, and start no other primary meanwhile" % error, promote_requested=True)
@@ -149,8 +148,8 @@ def wait_for_wal(conn, record, lsn_text, timeout):
         return furthest_lsn(facts["received_lsn"], facts["replayed_lsn"])
 
     try:
-        replication.wait_until(lambda: received() >= wanted, timeout,
-                               "node %s has received WAL up to %s" % (describe(record), lsn_text), interval=POLL_INTERVAL)
+        waiting.wait_until(lambda: received() >= wanted, timeout,
+                           "node %s has received WAL up to %s" % (describe(record), lsn_text))
     except Timeout:
         raise PreconditionFailed("node %s has received WAL up to %s only, not %s (the old primary's shutdown "
                                  "checkpoint) after %s s: promoting it would lose transactions; nothing was changed"
@@ -164,7 +163,4 @@ def pg_ctl_promote(params, run_command, major_version):
                                  "pg_promote TO ...) or set data_directory to promote with pg_ctl")
     bindir = datadir.bindir_for(major_version, params.get("pg_bindir"))
     argv = [os.path.join(bindir, "pg_ctl"), "promote", "-D", params["data_directory"]]
-    rc, out, err = datadir.run_pg(run_command, argv)
-    if rc != 0:
-        raise CommandFailed("pg_ctl promote failed (rc %s): %s" % (rc, (err or out).strip()), rc=rc, stdout=out,
-                            stderr=err)
+    datadir.run_pg(run_command, argv, "pg_ctl promote", datadir.TIMEOUT_QUICK)

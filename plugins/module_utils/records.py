@@ -115,6 +115,25 @@ class NodeObservation:
         return self.reachability in (Reachability.CONNECTED, Reachability.REJECTED)
 
 
+@dataclass(frozen=True)
+class WalPosition:
+    """Where a server's WAL stands, as IDENTIFY_SYSTEM (or pg_controldata) says."""
+
+    system_identifier: int
+    timeline: int
+    lsn: int
+
+
+def replay_paused_with_wal_pending(in_recovery, paused, received_lsn, replayed_lsn) -> bool:
+    """repmgr's is_wal_replay_paused(check_pending_wal=true): paused, and received WAL not yet replayed.
+
+    Paused alone is harmless; received WAL left unreplayed would be lost by a promotion.
+    """
+    if in_recovery is False or paused is not True:
+        return False
+    return received_lsn is not None and replayed_lsn is not None and replayed_lsn < received_lsn
+
+
 def describe(record) -> str:
     """A node as repmgr names it in messages: "node2" (ID: 2)."""
     return '"%s" (ID: %d)' % (record.node_name, record.node_id)

@@ -11,13 +11,20 @@ server. Check mode stops after planning, so it reports exactly what a real run w
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
 from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, metadata, probe, replication, schema
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed, require_node_id
+from ansible_collections.pgha.repmgr.plugins.module_utils import waiting
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
+    ConnectionFailed,
+    InvalidOption,
+    PreconditionFailed,
+    require_node_id,
+)
+from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome
+from ansible_collections.pgha.repmgr.plugins.module_utils.primary import active_primary, resolve_upstream
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeRecord, NodeType, slot_name_for
 
 ATTACH_POLL_INTERVAL = 0.2
@@ -59,6 +66,15 @@ class Plan:
     def changed(self):
         return bool(self.create_metadata or self.deactivate_primaries or self.write or self.copy_nodes_to_witness
                     or self.drop_slot)
+
+    def outcome(self):
+        """The plan as repmgr_node reports it: the record before and after (also as the diff), the events."""
+        before = record_for_output(self.before)
+        after = record_for_output(self.record) if self.write != "delete" else {}
+        return Outcome(changed=self.changed, events=[dict(node_id=e.node_id, event=e.event, details=e.details)
+                                                     for e in self.events],
+                       diff=dict(before=before, after=after), record=after, before=before,
+                       metadata_created=self.create_metadata, slot_dropped=self.drop_slot)
 
 
 # ---------------------------------------------------------------------------------------
@@ -218,27 +234,6 @@ def plan_primary_register(desired, records, schema_plan, running_primaries, forc
     return plan
 
 
-def resolve_upstream(records, upstream_node_id, upstream_node_name, primary_node_id, own_node_id):
-    """The upstream record of a standby: the one asked for, or the current primary."""
-    if upstream_node_id is None and upstream_node_name is None:
-        upstream = find_record(records, node_id=primary_node_id)
-    else:
-        upstream = find_record(records, node_id=upstream_node_id, node_name=upstream_node_name)
-        if upstream is None:
-            option = "upstream_node_id" if upstream_node_id is not None else "upstream_node_name"
-            value = upstream_node_id if upstream_node_id is not None else '"%s"' % upstream_node_name
-            raise InvalidOption(option, "names upstream node %s, which is not registered (known: %s)"
-                                % (value, describe_nodes(records)))
-    if upstream is None:
-        raise PreconditionFailed("the current primary (ID: %s) has no node record" % primary_node_id)
-    if upstream.node_id == own_node_id:
-        raise InvalidOption("upstream_node_name", "must not name the node itself (%s)" % upstream.node_name)
-    if upstream.type == NodeType.WITNESS.value:
-        raise InvalidOption("upstream_node_id", 'names witness "%s": a witness cannot be an upstream'
-                            % upstream.node_name)
-    return upstream
-
-
 def plan_standby_register(desired, records, upstream, attachment, force):
     """repmgr standby register.
 
@@ -322,16 +317,6 @@ def plan_unregister(records, node_id, role, force):
 # ---------------------------------------------------------------------------------------
 # Applying a plan (I/O): one transaction per server, metadata only after checks passed
 
-class QueryLog:
-    """The statements a module ran, for its `queries` result (templates, no parameters)."""
-
-    def __init__(self):
-        self.statements = []
-
-    def add(self, *statements):
-        self.statements.extend(" ".join(s.split()) for s in statements)
-
-
 def apply_on_primary(primary_conn, plan, log, schema_plan_on_primary=None, slot_conn=None):
     """Write the plan's metadata changes and events on the primary, in one transaction."""
     with primary_conn.transaction():
@@ -371,21 +356,10 @@ def sync_witness(witness_conn, schema_plan, records, log):
 # ---------------------------------------------------------------------------------------
 # The whole actions, as repmgr_node runs them
 
-@dataclass
-class Context:
-    """What every action needs besides the module options."""
-
-    password: Optional[str]
-    timeout: int
-    secrets: tuple
-    check_mode: bool
-    log: QueryLog = field(default_factory=QueryLog)
-
-
 def primary_node_id_of(records):
-    """The active primary record's node id (None when there is none or several)."""
-    primaries = [r.node_id for r in records if r.type == NodeType.PRIMARY.value and r.active]
-    return primaries[0] if len(primaries) == 1 else None
+    """The active primary record's node id (None when there is none or several): primary.active_primary()."""
+    record = active_primary(records)
+    return record.node_id if record is not None else None
 
 
 def connect_cluster_primary(local_conn, params, ctx):
@@ -434,8 +408,8 @@ def register_standby(params, local_conn, ctx):
         records = metadata.read_nodes(primary_conn)
         if primary_id is None:
             primary_id = primary_node_id_of(records)
-        upstream = resolve_upstream(records, params.get("upstream_node_id"), params.get("upstream_node_name"),
-                                    primary_id, params["node_id"])
+        upstream = resolve_upstream(records, params["node_id"], params.get("upstream_node_id"),
+                                    params.get("upstream_node_name"), primary_node_id=primary_id)
         attachment = None
         if local_conn is not None:
             attachment = wait_for_attachment(upstream, params["node_name"], params.get("attach_timeout") or 0, ctx)
@@ -448,12 +422,10 @@ def register_standby(params, local_conn, ctx):
 
 def wait_for_attachment(upstream, node_name, timeout, ctx):
     """The attachment, polled for up to `timeout` seconds: a standby just started needs a moment."""
-    deadline = time.monotonic() + timeout
-    while True:
-        attachment = cluster.attachment_on(upstream, node_name, ctx.password, ctx.timeout, ctx.secrets)
-        if attachment == "attached" or time.monotonic() >= deadline:
-            return attachment
-        time.sleep(ATTACH_POLL_INTERVAL)
+    attachment, _seconds, _attached = waiting.poll(
+        lambda: cluster.attachment_on(upstream, node_name, ctx.password, ctx.timeout, ctx.secrets),
+        lambda value: value == "attached", timeout, interval=ATTACH_POLL_INTERVAL)
+    return attachment
 
 
 def register_witness(params, local_conn, ctx):
@@ -462,8 +434,7 @@ def register_witness(params, local_conn, ctx):
     if facts["in_recovery"]:
         raise PreconditionFailed('node "%s" (ID: %d) is in recovery: a witness is a separate server, not a standby'
                                  % (params["node_name"], params["node_id"]))
-    primary_conn = connection.connect(connection.node_conninfo(params["primary_conninfo"], ctx.password),
-                                      connect_timeout=ctx.timeout, secrets=ctx.secrets)
+    primary_conn = connection.connect_node(params["primary_conninfo"], ctx)
     with primary_conn:
         primary_facts = replication.server_facts(primary_conn)
         if primary_facts["in_recovery"]:
@@ -505,3 +476,49 @@ def unregister(params, local_conn, ctx):
                 replication.drop_slot_if_inactive(primary_conn, plan.drop_slot)
                 ctx.log.add(replication.DROP_SLOT)
     return plan
+
+
+# ---------------------------------------------------------------------------------------
+# repmgr_node: the action for state and role, on the node's own session
+
+ACTIONS = {
+    ("present", "primary"): register_primary,
+    ("present", "standby"): register_standby,
+    ("present", "witness"): register_witness,
+}
+
+
+def validate(params):
+    """repmgr_node's options, before anything is read (InvalidOption)."""
+    if params["state"] == "present":
+        validate_present(params)
+    else:
+        require_node_id(params["node_id"])
+
+
+def connect_local(params, may_be_down):
+    """The node's own session; None when it is down and the action can do without it."""
+    try:
+        return connection.connect_with_params(params, fallback_conninfo=params.get("conninfo"))
+    except ConnectionFailed:
+        if may_be_down:
+            return None
+        raise
+
+
+def run(params, ctx):
+    """Register or unregister as repmgr_node asks; the Plan applied (or, in check mode, planned) as an Outcome."""
+    if params["state"] == "present":
+        action = ACTIONS[(params["state"], params["role"])]
+        # A standby that is not running can be registered with force, as repmgr -F does.
+        may_be_down = params["role"] == "standby" and params["force"] and bool(params["primary_conninfo"])
+    else:
+        action = unregister
+        may_be_down = bool(params["primary_conninfo"])
+    local_conn = connect_local(params, may_be_down)
+    try:
+        plan = action(params, local_conn, ctx)
+    finally:
+        if local_conn is not None:
+            local_conn.close()
+    return plan.outcome()

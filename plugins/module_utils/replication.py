@@ -8,17 +8,13 @@ The SQL constants are shared by the sync helpers below and by the async probe.
 
 from __future__ import annotations
 
-import time
-
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import PreconditionFailed, Timeout
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import ReplicationClient, lsn_from_text
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import PreconditionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import ReplicationClient, WalPosition, lsn_from_text
 
 try:
     from psycopg import sql
 except ImportError:
     sql = None
-
-POLL_INTERVAL = 0.1
 
 # One round trip for everything cluster show and the election need to know about a server.
 # pg_is_wal_replay_paused() raises on a primary, hence the CASE (volatile: not folded).
@@ -156,18 +152,6 @@ def drop_slot_if_inactive(conn, slot_name):
     return True
 
 
-def wait_until(predicate, timeout, what, interval=POLL_INTERVAL):
-    """Poll `predicate` until true or `timeout` seconds; raise Timeout naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise Timeout("timed out after %s s waiting until %s" % (timeout, what))
-        time.sleep(interval)
-
-
 def standby_settings_sql(name, value):
     """ALTER SYSTEM SET <name> = <value> with a bound-literal value and a quoted identifier."""
     return sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
@@ -224,8 +208,6 @@ def identify_system(conn):
 
     Unlike pg_control_checkpoint(), the timeline is current right after a promotion.
     """
-    from ansible_collections.pgha.repmgr.plugins.module_utils.timeline import WalPosition
-
     row = _replication_command(conn, "IDENTIFY_SYSTEM")[0]
     return WalPosition(system_identifier=int(row[0]), timeline=int(row[1]), lsn=lsn_from_text(row[2].decode()))
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import datadir
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import CommandFailed, InvalidOption, PreconditionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils import datadir, waiting
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
 
 STATES = ("started", "stopped", "restarted", "status", "fenced")
 # A server that has not stopped this long after an immediate stop is hung (SIGSTOP, a frozen
@@ -26,9 +25,7 @@ STOP_MODES = ("smart", "fast", "immediate")
 
 
 def validate(params):
-    path = params.get("data_directory")
-    if not path or not os.path.isabs(path):
-        raise InvalidOption("data_directory", "must be an absolute path (got %r)" % (path,))
+    datadir.require_absolute_path(params.get("data_directory"))
     if params["state"] not in STATES:
         raise InvalidOption("state", "must be one of %s (got %r)" % (", ".join(STATES), params["state"]))
     if params["mode"] not in STOP_MODES:
@@ -51,12 +48,9 @@ def pg_ctl(bindir, *args):
     return [os.path.join(bindir, "pg_ctl")] + list(args)
 
 
-def run_checked(run_command, argv, what):
-    rc, out, err = datadir.run_pg(run_command, argv)
-    if rc != 0:
-        raise CommandFailed("%s failed (rc %s): %s" % (what, rc, (err or out).strip()), rc=rc, stdout=out,
-                            stderr=err, cmd=argv)
-    return out
+def run_checked(run_command, argv, what, timeout):
+    """A pg_ctl (or the user's) command, bounded a little beyond its own -t."""
+    return datadir.run_pg(run_command, argv, what, timeout + 30)[1]
 
 
 def children_of(pid, proc="/proc"):
@@ -83,12 +77,11 @@ def kill_server(pid, wait=KILL_WAIT):
             os.kill(target, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    deadline = time.monotonic() + wait
-    while any(datadir.pid_alive(p) for p in pids):
-        if time.monotonic() > deadline:
-            raise PreconditionFailed("processes %s are still alive %d s after SIGKILL" % (
-                ", ".join(str(p) for p in pids if datadir.pid_alive(p)), wait))
-        time.sleep(0.05)
+    alive, _seconds, gone = waiting.poll(lambda: [p for p in pids if datadir.pid_alive(p)], lambda left: not left,
+                                         wait, interval=0.05)
+    if not gone:
+        raise PreconditionFailed("processes %s are still alive %d s after SIGKILL" % (
+            ", ".join(str(p) for p in alive), wait))
 
 
 def fence(params, run_command, check_mode=False):
@@ -115,7 +108,7 @@ def fence(params, run_command, check_mode=False):
     if pid:
         argv = params.get("stop_command") or pg_ctl(bindir, "stop", "-D", path, "-m", "immediate", "-w",
                                                     "-t", str(min(params["timeout"], FENCE_STOP_TIMEOUT)))
-        datadir.run_pg(run_command, argv)
+        datadir.run_pg(run_command, argv, "the immediate stop", FENCE_STOP_TIMEOUT + 10, check=False)
         if datadir.pid_alive(pid):
             kill_server(pid)
             result["killed"] = True
@@ -154,7 +147,7 @@ def manage(params, run_command, checkpoint=None, check_mode=False):
             checkpoint()  # a fast shutdown is quicker after it, and repmgr does it too
         stop = pg_ctl(bindir, "stop", "-D", path, "-m", params["mode"], "-w", "-t", timeout)
         argv = params.get("stop_command") or stop
-        run_checked(run_command, argv, "stopping the server")
+        run_checked(run_command, argv, "stopping the server", params["timeout"])
         running = False
         result.update(describe_stop(datadir.controldata(bindir, path, run_command)))
     if wanted in ("started", "restarted") and not running:
@@ -167,9 +160,20 @@ def manage(params, run_command, checkpoint=None, check_mode=False):
         if params.get("log_file"):
             start += ["-l", params["log_file"]]
         argv = params.get("start_command") or start
-        run_checked(run_command, argv, "starting the server")
+        run_checked(run_command, argv, "starting the server", params["timeout"])
         running = True
     if wanted == "stopped" and not result.get("cluster_state"):
         result.update(describe_stop(datadir.controldata(bindir, path, run_command)))
     result["running"] = running
     return result
+
+
+def start_server(bindir, path, params, run_command):
+    """Start the server of `path` (pg_ctl start -w, or the user's start_command) and wait until it is up."""
+    if params.get("start_command"):
+        argv = list(params["start_command"])
+    else:
+        argv = [os.path.join(bindir, "pg_ctl"), "start", "-D", path, "-w", "-t", str(params.get("start_timeout", 60))]
+        if params.get("log_file"):
+            argv += ["-l", params["log_file"]]
+    run_checked(run_command, argv, "starting the node", params.get("start_timeout", 60))

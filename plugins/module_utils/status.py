@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable, Mapping, Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
+    replay_paused_with_wal_pending,
     NodeObservation,
     NodeRecord,
     NodeType,
@@ -396,12 +397,8 @@ def wal_replay_paused_pending(observation: NodeObservation) -> bool:
     Paused alone is not enough: only WAL received but not yet replayed blocks a manual
     promotion. A node out of recovery is never "paused".
     """
-    if not observation.connected or observation.wal_replay_paused is not True:
-        return False
-    if observation.in_recovery is False:
-        return False
-    received, replayed = observation.received_lsn, observation.replayed_lsn
-    return received is not None and replayed is not None and replayed < received
+    return observation.connected and replay_paused_with_wal_pending(
+        observation.in_recovery, observation.wal_replay_paused, observation.received_lsn, observation.replayed_lsn)
 
 
 # --- Upstream column (second half of format_node_status) ------------------------------

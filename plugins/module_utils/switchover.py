@@ -16,6 +16,11 @@ SWITCHOVER_OK = 'node "%s" (ID: %d) promoted to primary, node "%s" (ID: %d) demo
 DEFAULT_MAX_LAG_BYTES = 16 * 1024 * 1024
 
 
+def validate(params):
+    if params["max_lag_bytes"] < 0:
+        raise InvalidOption("max_lag_bytes", "must be 0 or more (got %s)" % params["max_lag_bytes"])
+
+
 def plan_switchover(view, target_name, max_lag_bytes=DEFAULT_MAX_LAG_BYTES):
     """{old_primary, target, siblings, lag_bytes} or PreconditionFailed naming every problem found."""
     target = view.record_by_name(target_name)

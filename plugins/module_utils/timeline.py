@@ -11,20 +11,10 @@ failover): it must be rewound (pg_rewind) before it can rejoin.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import PreconditionFailed
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import lsn_from_text, lsn_to_text
-
-
-@dataclass(frozen=True)
-class WalPosition:
-    """What IDENTIFY_SYSTEM (or pg_controldata) says about one server."""
-
-    system_identifier: int
-    timeline: int
-    lsn: int
 
 
 def parse_history(text):

@@ -51,7 +51,7 @@ options:
   query:
     description:
       - A JMESPath expression applied to the result; its value is returned in RV(query_result).
-      - For example C(nodes[?status=='* running'].node_name | [0]) gives the running primary's name.
+      - For example C(nodes[?reachable && in_recovery == `false` && type != 'witness'].node_name) gives the nodes running as a primary.
     type: str
 notes:
   - The node the module connects to must be up and hold the metadata (any node of the cluster does,
@@ -178,19 +178,12 @@ query_result:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, metadata, tables
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, require_node_id
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run, secrets_of
-
-try:
-    import jmespath
-except ImportError:
-    jmespath = None
+from ansible_collections.pgha.repmgr.plugins.module_utils import cluster
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import execute
 
 
-def argument_spec():
-    spec = connection.connection_argument_spec()
-    spec.update(
+def main():
+    execute(AnsibleModule, dict(
         events=dict(type="bool", default=False),
         event=dict(type="str"),
         node_id=dict(type="int"),
@@ -199,62 +192,8 @@ def argument_spec():
         all=dict(type="bool", default=False),
         compact=dict(type="bool", default=False),
         query=dict(type="str"),
-    )
-    return spec
-
-
-def validate(params):
-    if params["limit"] is not None and params["limit"] < 1:
-        raise InvalidOption("limit", "must be at least 1 (got %s)" % params["limit"])
-    if params["node_id"] is not None:
-        require_node_id(params["node_id"])
-    if params["query"] is not None:
-        if jmespath is None:
-            raise InvalidOption("query", "needs the Python library jmespath on the managed host")
-        try:
-            return jmespath.compile(params["query"])
-        except jmespath.exceptions.JMESPathError as exc:
-            raise InvalidOption("query", "is not a valid JMESPath expression: %s" % exc)
-    return None
-
-
-def wants_events(params):
-    return params["events"] or any(params[k] is not None for k in ("event", "node_id", "node_name"))
-
-
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    require_psycopg(module)
-    params = module.params
-
-    def body():
-        compiled_query = validate(params)
-        with connection.connect_with_params(params) as conn:
-            view = cluster.read_view(conn, password=params["login_password"] or None,
-                                     timeout=params["connect_timeout"], secrets=secrets_of(module))
-            local = view.record(view.local_node_id) if view.local_node_id is not None else None
-            result = dict(
-                changed=False,
-                local_node_id=local.node_id if local else None,
-                local_node_name=local.node_name if local else None,
-                nodes=cluster.node_summaries(view),
-                cluster_show="\n".join(tables.format_show(view.show, compact=params["compact"])).rstrip("\n"),
-                table=tables.format_show_table(view.show.rows, compact=params["compact"]),
-                warnings_detected=list(view.show.warnings),
-                exit_code=view.show.exit_code,
-            )
-            if wants_events(params):
-                limit = None if params["all"] else params["limit"]
-                events = metadata.read_events(conn, node_id=params["node_id"], node_name=params["node_name"],
-                                              event=params["event"], limit=limit)
-                result["events"] = events
-                result["event_table"] = tables.format_event_table(events)
-                result["cluster_event"] = "\n".join(result["event_table"]).rstrip("\n")
-        if compiled_query is not None:
-            result["query_result"] = compiled_query.search(result)
-        return result
-
-    module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout", "connect_timeout")))
+    ), lambda module, conn, ctx: cluster.cluster_info(module.params, conn, ctx), validate=cluster.validate_info,
+        waits=("connect_timeout", "connect_timeout"))
 
 
 if __name__ == "__main__":

@@ -73,45 +73,20 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, database_setup
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils import database_setup
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import execute
 
 
-def argument_spec():
-    spec = connection.connection_argument_spec()
-    spec["login_user"]["default"] = "postgres"
-    spec["login_db"]["default"] = "postgres"
-    spec.update(
+def main():
+    execute(AnsibleModule, dict(
+        login_user=dict(default="postgres"),  # a superuser creates the repmgr role
+        login_db=dict(default="postgres"),
         user=dict(type="str", default="repmgr"),
         password=dict(type="str", no_log=True),
         update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
         superuser=dict(type="bool", default=True),
         database=dict(type="str", default="repmgr"),
-    )
-    return spec
-
-
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    require_psycopg(module)
-    p = module.params
-
-    def body():
-        for option in ("user", "database"):
-            if not p[option] or len(p[option]) > 63:
-                raise InvalidOption(option, "must be 1 to 63 characters (got %r)" % p[option])
-        with connection.connect_with_params(p) as conn:
-            role_row, owner = database_setup.read_state(conn, p["user"], p["database"])
-            plan = database_setup.plan_setup(role_row, owner, p["user"], p["password"], p["superuser"],
-                                             p["update_password"])
-            queries = []
-            if plan.changed and not module.check_mode:
-                queries = database_setup.apply_setup(conn, plan, p["user"], p["password"], p["superuser"],
-                                                     p["database"])
-        return dict(changed=plan.changed, queries=queries)
-
-    module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout")))
+    ), lambda module, conn, ctx: database_setup.setup(module.params, conn, ctx), validate=database_setup.validate)
 
 
 if __name__ == "__main__":

@@ -64,45 +64,18 @@ voting_term:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, replication
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed, require_node_id
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils import event
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import execute
 
 
 def main():
-    spec = connection.connection_argument_spec()
-    spec.update(
+    execute(AnsibleModule, dict(
         node_id=dict(type="int", required=True),
         event=dict(type="str", required=True),
         successful=dict(type="bool", default=True),
         details=dict(type="str"),
         increment_voting_term=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    require_psycopg(module)
-    params = module.params
-
-    def body():
-        require_node_id(params["node_id"])
-        if not params["event"].strip():
-            raise InvalidOption("event", "must not be empty")
-        with connection.connect_with_params(params) as conn:
-            metadata.require_metadata(conn)
-            if replication.in_recovery(conn):
-                raise PreconditionFailed("the server the module connected to is in recovery: repmgr events are "
-                                         "written on the primary only")
-            if module.check_mode:
-                return dict(changed=True, event_timestamp=None, voting_term=None)
-            term = None
-            with conn.transaction():
-                with conn.cursor() as cur:
-                    if params["increment_voting_term"]:
-                        term = metadata.increment_voting_term(cur)
-                    stamp = metadata.write_event(cur, params["node_id"], params["event"], params["successful"],
-                                                 params["details"])
-        return dict(changed=True, event_timestamp=str(stamp), voting_term=term)
-
-    module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout")))
+    ), lambda module, conn, ctx: event.record_event(module.params, conn, ctx), validate=event.validate)
 
 
 if __name__ == "__main__":

@@ -121,34 +121,20 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, failover
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, deadline_for, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils import failover
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import execute
 
 
 def main():
-    spec = connection.connection_argument_spec()
-    spec.update(
+    execute(AnsibleModule, dict(
         node_id=dict(type="int", required=True),
         failed_node_id=dict(type="int", required=True),
         voting_term=dict(type="int"),
         fresh_within=dict(type="float", default=10),
         catch_up_timeout=dict(type="int", default=30),
         promote_check_timeout=dict(type="int", default=60),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    require_psycopg(module)
-    params = module.params
-    ctx = context(module)
-
-    def body():
-        failover.validate(params)
-        with connection.connect_with_params(params) as conn:
-            result = failover.promote_for_failover(params, conn, ctx)
-        result["queries"] = ctx.log.statements
-        return result
-
-    deadline = deadline_for(module, "promote_check_timeout", "catch_up_timeout", "connect_timeout", "connect_timeout")
-    module.exit_json(**run(module, body, deadline=deadline))
+    ), lambda module, conn, ctx: failover.promote_for_failover(module.params, conn, ctx), validate=failover.validate,
+        waits=("promote_check_timeout", "catch_up_timeout", "connect_timeout", "connect_timeout"))
 
 
 if __name__ == "__main__":

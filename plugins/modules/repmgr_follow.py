@@ -103,34 +103,20 @@ queries:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, follow
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, deadline_for, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import execute
 
 
 def main():
-    spec = connection.connection_argument_spec()
-    spec.update(
+    execute(AnsibleModule, dict(
         node_id=dict(type="int", required=True),
         upstream_node_id=dict(type="int"),
         upstream_node_name=dict(type="str"),
         passfile=dict(type="path"),
         wait_timeout=dict(type="int", default=30),
         failover_of=dict(type="int"),
-    )
-    module = AnsibleModule(argument_spec=spec, mutually_exclusive=[("upstream_node_id", "upstream_node_name")],
-                           supports_check_mode=True)
-    require_psycopg(module)
-    params = module.params
-    ctx = context(module)
-
-    def body():
-        follow.validate(params)
-        login = connection.login_conninfo(params)
-        with connection.connect_with_params(params) as conn:
-            result = follow.follow(params, conn, ctx, login).as_dict()
-        result["queries"] = ctx.log.statements
-        return result
-
-    module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout", "wait_timeout")))
+    ), lambda module, conn, ctx: follow.follow(module.params, conn, ctx, connection.login_conninfo(module.params)),
+        validate=follow.validate, waits=("connect_timeout", "wait_timeout"),
+        mutually_exclusive=[("upstream_node_id", "upstream_node_name")])
 
 
 if __name__ == "__main__":

@@ -189,14 +189,13 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, registration
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import ConnectionFailed, require_node_id
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, deadline_for, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils import registration
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import NO_CONNECTION, execute
 
 
-def argument_spec():
-    spec = connection.connection_argument_spec()
-    spec.update(
+def main():
+    # The node's own session is opened by registration.run(): a standby may be registered while down.
+    execute(AnsibleModule, dict(
         state=dict(type="str", choices=["present", "absent"], default="present"),
         role=dict(type="str", choices=list(registration.ROLES)),
         node_id=dict(type="int", required=True),
@@ -215,68 +214,9 @@ def argument_spec():
         attach_timeout=dict(type="int", default=15),
         drop_slot=dict(type="bool", default=True),
         force=dict(type="bool", default=False),
-    )
-    return spec
-
-
-ACTIONS = {
-    ("present", "primary"): registration.register_primary,
-    ("present", "standby"): registration.register_standby,
-    ("present", "witness"): registration.register_witness,
-}
-
-
-def connect_local(params, may_be_down):
-    """The node's own session; None when it is down and the action can do without it."""
-    try:
-        return connection.connect_with_params(params, fallback_conninfo=params.get("conninfo"))
-    except ConnectionFailed:
-        if may_be_down:
-            return None
-        raise
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        mutually_exclusive=[("upstream_node_id", "upstream_node_name")],
-        supports_check_mode=True,
-    )
-    require_psycopg(module)
-    params = module.params
-    ctx = context(module)
-
-    def body():
-        if params["state"] == "present":
-            registration.validate_present(params)
-            action = ACTIONS[(params["state"], params["role"])]
-            # A standby that is not running can be registered with force, as repmgr -F does.
-            may_be_down = params["role"] == "standby" and params["force"] and bool(params["primary_conninfo"])
-        else:
-            require_node_id(params["node_id"])
-            action = registration.unregister
-            may_be_down = bool(params["primary_conninfo"])
-        local_conn = connect_local(params, may_be_down)
-        try:
-            plan = action(params, local_conn, ctx)
-        finally:
-            if local_conn is not None:
-                local_conn.close()
-        return plan
-
-    plan = run(module, body, deadline=deadline_for(module, "connect_timeout", "attach_timeout"))
-    before = registration.record_for_output(plan.before)
-    after = registration.record_for_output(plan.record) if plan.write != "delete" else {}
-    module.exit_json(
-        changed=plan.changed,
-        record=after,
-        before=before,
-        events=[dict(node_id=e.node_id, event=e.event, details=e.details) for e in plan.events],
-        metadata_created=plan.create_metadata,
-        slot_dropped=plan.drop_slot,
-        queries=ctx.log.statements,
-        diff=dict(before=before, after=after),
-    )
+    ), lambda module, _conn, ctx: registration.run(module.params, ctx), validate=registration.validate,
+        waits=("connect_timeout", "attach_timeout"), connect=NO_CONNECTION,
+        mutually_exclusive=[("upstream_node_id", "upstream_node_name")])
 
 
 if __name__ == "__main__":

@@ -130,12 +130,21 @@ standby_signal_written:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, replication, service
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import NO_CONNECTION, execute
+
+
+def manage(module, _conn, ctx):
+    params = module.params
+
+    def checkpoint():  # through the login options, only when a stop asks for it
+        with connection.connect_with_params(params, statement_timeout=params["timeout"]) as conn:
+            conn.execute(replication.CHECKPOINT)
+
+    return service.manage(params, module.run_command, checkpoint, ctx.check_mode)
 
 
 def main():
-    spec = connection.connection_argument_spec()
-    spec.update(
+    execute(AnsibleModule, dict(
         data_directory=dict(type="path", required=True),
         state=dict(type="str", choices=list(service.STATES), default="status"),
         mode=dict(type="str", choices=list(service.STOP_MODES), default="fast"),
@@ -146,17 +155,7 @@ def main():
         start_command=dict(type="list", elements="str"),
         stop_command=dict(type="list", elements="str"),
         pg_bindir=dict(type="path"),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    require_psycopg(module)
-    params = module.params
-
-    def checkpoint():
-        with connection.connect_with_params(params, statement_timeout=params["timeout"]) as conn:
-            conn.execute(replication.CHECKPOINT)
-
-    module.exit_json(**run(module, lambda: service.manage(params, module.run_command, checkpoint, module.check_mode),
-                           deadline=deadline_for(module, "timeout", "timeout", "connect_timeout")))
+    ), manage, validate=service.validate, waits=("timeout", "timeout", "connect_timeout"), connect=NO_CONNECTION)
 
 
 if __name__ == "__main__":

@@ -88,13 +88,12 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, promote
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, deadline_for, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils import promote
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import execute
 
 
 def main():
-    spec = connection.connection_argument_spec()
-    spec.update(
+    execute(AnsibleModule, dict(
         node_id=dict(type="int", required=True),
         promote_check_timeout=dict(type="int", default=60),
         force=dict(type="bool", default=False),
@@ -102,21 +101,8 @@ def main():
         wait_for_received_timeout=dict(type="int", default=30),
         data_directory=dict(type="path"),
         pg_bindir=dict(type="path"),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    require_psycopg(module)
-    params = module.params
-    ctx = context(module)
-
-    def body():
-        promote.validate(params)
-        with connection.connect_with_params(params) as conn:
-            result = promote.promote(params, conn, ctx, module.run_command)
-        result["queries"] = ctx.log.statements
-        return result
-
-    deadline = deadline_for(module, "promote_check_timeout", "wait_for_received_timeout", "connect_timeout")
-    module.exit_json(**run(module, body, deadline=deadline))
+    ), lambda module, conn, ctx: promote.promote(module.params, conn, ctx, module.run_command),
+        validate=promote.validate, waits=("promote_check_timeout", "wait_for_received_timeout", "connect_timeout"))
 
 
 if __name__ == "__main__":

@@ -127,48 +127,35 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, follow
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import ConnectionFailed
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import context, require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils import datadir, follow
+from ansible_collections.pgha.repmgr.plugins.module_utils import rejoin as rejoin_node
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import CONNECT_OPTIONAL, execute
+
+
+def rejoin(module, login_conn, ctx):
+    if login_conn is None and not module.params["primary_conninfo"]:
+        raise InvalidOption("login_host", "reaches no running node, and primary_conninfo is not set: the rejoin needs "
+                                          "one of them to find the primary")
+    return rejoin_node.rejoin(module.params, login_conn, ctx, module.run_command)
 
 
 def main():
-    spec = connection.connection_argument_spec()
-    spec.update(
+    # The node itself is stopped: the login target is any running node (or primary_conninfo).
+    execute(AnsibleModule, dict(
         node_id=dict(type="int", required=True),
         data_directory=dict(type="path", required=True),
         primary_conninfo=dict(type="str"),
         rewind=dict(type="bool", default=False),
-        preserve_files=dict(type="list", elements="str", default=list(follow.DEFAULT_PRESERVED_FILES)),
+        preserve_files=dict(type="list", elements="str", default=list(datadir.DEFAULT_PRESERVED_FILES)),
         passfile=dict(type="path"),
         log_file=dict(type="path"),
         start_command=dict(type="list", elements="str"),
         start_timeout=dict(type="int", default=60),
         wait_timeout=dict(type="int", default=60),
         pg_bindir=dict(type="path"),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    require_psycopg(module)
-    params = module.params
-    ctx = context(module)
-
-    def body():
-        follow.validate(params)
-        try:
-            login_conn = connection.connect_with_params(params)
-        except ConnectionFailed:
-            if not params["primary_conninfo"]:
-                raise
-            login_conn = None
-        try:
-            result = follow.rejoin(params, login_conn, ctx, module.run_command).as_dict()
-        finally:
-            if login_conn is not None:
-                login_conn.close()
-        result["queries"] = ctx.log.statements
-        return result
-
-    module.exit_json(**run(module, body))
+    ), rejoin, validate=follow.validate, waits=("connect_timeout", "start_timeout", "wait_timeout", "wait_timeout"),
+        connect=CONNECT_OPTIONAL)
 
 
 if __name__ == "__main__":

@@ -117,14 +117,18 @@ pg_bindir:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import clone, connection, datadir
-from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import require_psycopg, run
+from ansible_collections.pgha.repmgr.plugins.module_utils import clone
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import execute
 
 
-def argument_spec():
-    spec = connection.connection_argument_spec()
-    spec.update(
+def standby_clone(module, upstream_conn, ctx):
+    params = dict(module.params, _which=module.get_bin_path)
+    return clone.clone(params, upstream_conn, clone.upstream_conninfo_from(params), module.run_command,
+                       ctx.check_mode, password=ctx.password)
+
+
+def main():
+    execute(AnsibleModule, dict(
         data_directory=dict(type="path", required=True),
         node_id=dict(type="int", required=True),
         node_name=dict(type="str", required=True),
@@ -136,33 +140,7 @@ def argument_spec():
         pg_bindir=dict(type="path"),
         pg_basebackup_options=dict(type="list", elements="str", default=[]),
         force=dict(type="bool", default=False),
-    )
-    return spec
-
-
-def upstream_conninfo_from(params):
-    """The streaming conninfo: given, or the login target without password and database."""
-    if params.get("upstream_conninfo"):
-        return params["upstream_conninfo"]
-    full = conninfo_util.parse(connection.login_conninfo(params))
-    for key in ("password", "dbname", "options", "application_name"):
-        full.pop(key, None)
-    return conninfo_util.build("", **full)
-
-
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    require_psycopg(module)
-    params = dict(module.params, _which=module.get_bin_path)
-
-    def body():
-        clone.validate(params)
-        datadir.require_not_root()
-        with connection.connect_with_params(params) as upstream_conn:
-            return clone.clone(params, upstream_conn, upstream_conninfo_from(params), module.run_command,
-                               module.check_mode, password=params["login_password"] or None)
-
-    module.exit_json(**run(module, body))
+    ), standby_clone, validate=clone.validate, waits=())
 
 
 if __name__ == "__main__":

@@ -68,30 +68,22 @@ event_details:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connection, switchover
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
-from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import deadline_for, require_psycopg, run, secrets_of
+from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, switchover
+from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import execute
+from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome
+
+
+def plan(module, conn, ctx):
+    view = cluster.read_view(conn, password=ctx.password, timeout=ctx.timeout, secrets=ctx.secrets)
+    plan = switchover.plan_switchover(view, module.params["new_primary"], module.params["max_lag_bytes"])
+    return Outcome(changed=False, msg="the switchover to %s can go ahead" % module.params["new_primary"], **plan)
 
 
 def main():
-    spec = connection.connection_argument_spec()
-    spec.update(
+    execute(AnsibleModule, dict(
         new_primary=dict(type="str", required=True),
         max_lag_bytes=dict(type="int", default=switchover.DEFAULT_MAX_LAG_BYTES),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    require_psycopg(module)
-    params = module.params
-
-    def body():
-        if params["max_lag_bytes"] < 0:
-            raise InvalidOption("max_lag_bytes", "must be 0 or more (got %s)" % params["max_lag_bytes"])
-        with connection.connect_with_params(params) as conn:
-            view = cluster.read_view(conn, password=params["login_password"] or None,
-                                     timeout=params["connect_timeout"], secrets=secrets_of(module))
-        return dict(changed=False, **switchover.plan_switchover(view, params["new_primary"], params["max_lag_bytes"]))
-
-    module.exit_json(**run(module, body, deadline=deadline_for(module, "connect_timeout", "connect_timeout")))
+    ), plan, validate=switchover.validate, waits=("connect_timeout", "connect_timeout"))
 
 
 if __name__ == "__main__":

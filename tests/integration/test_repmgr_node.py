@@ -150,7 +150,7 @@ def test_changing_an_attribute_updates_the_record_with_a_diff(tables_cluster, in
         ("node2", dict(node_id=0), "node_id must be a positive integer (got 0)"),
         ("node2", dict(node_id=-4), "node_id must be a positive integer (got -4)"),
         ("node2", dict(upstream_node_name="node9"),
-         'upstream_node_name names upstream node "node9", which is not registered (known: node1 (ID: 1)'),
+         'upstream_node_name names node "node9", which is not registered (known: "node1" (ID: 1)'),
         ("node2", dict(upstream_node_id=2), "upstream_node_id must not be the node's own ID (2)"),
         ("node2", dict(conninfo="host=127.0.0.12 bogus"), "conninfo is not a valid libpq connection string"),
         ("node2", dict(conninfo="host=127.0.0.12 password=topsecret"), "conninfo must not contain a password"),

@@ -19,16 +19,23 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
 )
 
 
-def record(node_id, node_type="standby", upstream=1, active=True, location="default", priority=100, name=None,
-           conninfo=None):
-    """A repmgr.nodes row: node<ID> on host 10.0.0.<ID>; a primary or witness of node 1 has no upstream / node 1."""
+def record(node_id, node_type="standby", upstream=1, active=True, location="default", priority=None, name=None,
+           conninfo="host=10.0.0.%d port=5432 user=repmgr dbname=repmgr", **extra):
+    """A repmgr.nodes row: node<ID> on host 10.0.0.<ID>, a standby of node 1 unless said otherwise.
+
+    A primary has no upstream; a witness has priority 0 (as repmgr registers it). `conninfo` may
+    hold a %d for the node ID; `extra` sets any other NodeRecord field.
+    """
     if node_type == "primary":
         upstream = None
-    return NodeRecord(node_id=node_id, node_name=name or "node%d" % node_id, type=node_type,
-                      upstream_node_id=upstream, active=active, location=location,
-                      priority=0 if node_type == "witness" else priority,
-                      conninfo=conninfo or "host=10.0.0.%d port=5432 user=repmgr dbname=repmgr" % node_id,
-                      repluser="repmgr", slot_name="repmgr_slot_%d" % node_id)
+    if priority is None:
+        priority = 0 if node_type == "witness" else 100
+    fields = dict(node_id=node_id, node_name=name or "node%d" % node_id, type=node_type, upstream_node_id=upstream,
+                  active=active, location=location, priority=priority,
+                  conninfo=conninfo % node_id if "%d" in conninfo else conninfo,
+                  repluser="repmgr", slot_name="repmgr_slot_%d" % node_id)
+    fields.update(extra)
+    return NodeRecord(**fields)
 
 
 def seen(node_id, lsn="0/5000000", in_recovery=True, tli=1, receiver_from=None, receiver_age=None, term=1,

@@ -16,7 +16,7 @@ import pytest
 
 from builders import record
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import metadata, monitor
+from ansible_collections.pgha.repmgr.plugins.module_utils import monitor
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
     NodeObservation,
     Reachability,
@@ -166,18 +166,19 @@ class FakeWorld:
                     current_lsn=None if node.in_recovery else lsn, nodes=node.copy)
         return result
 
-    async def execute(self, conninfo, statements):
+    async def write(self, conninfo, changes):
         node = self.node_of(conninfo)
         if not node.up or node.hung or node.in_recovery:
             raise RuntimeError("cannot write there")
-        for sql, params in statements:
-            if sql == metadata.SET_ACTIVE:
-                active, node_id = params
+        for change in changes:
+            if change[0] == monitor.WRITE_ACTIVE:
+                _kind, node_id, active = change
                 updated = tuple(r if r.node_id != node_id else r.__class__(**dict(r.as_dict(), active=active))
                                 for r in node.copy)
                 self.set_copies(updated)
-            elif sql == metadata.INSERT_EVENT_AT:
-                self.rows.append((params[0], params[1], params[3]))
+            else:
+                _kind, node_id, name, details, _when = change
+                self.rows.append((node_id, name, details))
                 self.written_on.add(node.node_id)
 
     async def emit(self, item):
@@ -185,7 +186,7 @@ class FakeWorld:
 
     def io(self):
         return monitor.MonitorIO(clock=self.clock, sleep=self.sleep, connect=self.connect, ping=self.ping,
-                                 survey=self.survey, execute=self.execute, emit=self.emit, wall=lambda: self.t)
+                                 survey=self.survey, write=self.write, emit=self.emit, wall=lambda: self.t)
 
     # running
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import builders
 import pytest
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import registration, schema
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
-from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeRecord
 
 CONNINFO = "host=node%d user=repmgr dbname=repmgr connect_timeout=2"
 
@@ -20,9 +20,7 @@ def params(**overrides):
 
 
 def record(node_id, node_type="standby", upstream=1, active=True, **extra):
-    return NodeRecord(node_id=node_id, node_name="node%d" % node_id, type=node_type, active=active,
-                      upstream_node_id=None if node_type == "primary" else upstream, conninfo=CONNINFO % node_id,
-                      repluser="repmgr", slot_name="repmgr_slot_%d" % node_id, **extra)
+    return builders.record(node_id, node_type, upstream, active, conninfo=CONNINFO, **extra)
 
 
 CLUSTER = [record(1, "primary"), record(2), record(3)]
@@ -113,10 +111,16 @@ def test_standby_register_texts_and_attachment():
 
 
 def test_resolve_upstream_lists_known_nodes():
+    from ansible_collections.pgha.repmgr.plugins.module_utils.primary import resolve_upstream
+
     with pytest.raises(InvalidOption) as error:
-        registration.resolve_upstream(CLUSTER, None, "node9", 1, 2)
-    assert str(error.value) == ('upstream_node_name names upstream node "node9", which is not registered '
-                                "(known: node1 (ID: 1), node2 (ID: 2), node3 (ID: 3))")
+        resolve_upstream(CLUSTER, 2, None, "node9", primary_node_id=1)
+    assert str(error.value) == ('upstream_node_name names node "node9", which is not registered '
+                                '(known: "node1" (ID: 1), "node2" (ID: 2), "node3" (ID: 3))')
+    assert resolve_upstream(CLUSTER, 2).node_id == 1  # the active primary by default
+    with pytest.raises(InvalidOption, match=r'upstream_node_id names the node itself \("node2" \(ID: 2\)\): a node '
+                                            "cannot follow itself"):
+        resolve_upstream(CLUSTER, 2, 2)
 
 
 def test_duplicate_active_name_is_refused():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import textwrap
 
+import builders
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -30,18 +31,12 @@ PRIMARY, STANDBY, RECOVERY_UNKNOWN = False, True, None  # values of in_recovery
 
 
 def node(node_id, node_type="standby", upstream=None, active=True, priority=100, names=None):
-    """A metadata row; `upstream` is the upstream's node id."""
+    """A metadata row (builders.record) with the upstream's name; `upstream` is the upstream's node id."""
     names = names or {}
-    return NodeRecord(
-        node_id=node_id,
-        node_name=names.get(node_id, "node%d" % node_id),
-        type=node_type,
-        upstream_node_id=upstream,
-        upstream_node_name=None if upstream is None else names.get(upstream, "node%d" % upstream),
-        active=active,
-        priority=priority,
-        conninfo="host=db_node%d dbname=repmgr user=repmgr" % node_id,
-    )
+    return builders.record(node_id, node_type, upstream, active, priority=priority,
+                           name=names.get(node_id, "node%d" % node_id), conninfo="host=db_node%d dbname=repmgr user=repmgr",
+                           upstream_node_name=None if upstream is None else names.get(upstream, "node%d" % upstream),
+                           upstream_node_id=upstream, repluser="", slot_name=None)
 
 
 def streaming(*names, state="streaming"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builders
 import pytest
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import promote, switchover, timeline
@@ -9,9 +10,9 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.cluster import Cluster
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
     NodeObservation,
-    NodeRecord,
     Reachability,
     ReplicationClient,
+    WalPosition,
     lsn_from_text,
 )
 
@@ -21,7 +22,7 @@ HISTORY_3 = "1\t0/3000110\tno recovery target specified\n2\t0/5000000\tno recove
 
 
 def pos(tli, lsn, sysid=SYSID):
-    return timeline.WalPosition(sysid, tli, lsn_from_text(lsn))
+    return WalPosition(sysid, tli, lsn_from_text(lsn))
 
 
 def test_parse_history():
@@ -64,9 +65,7 @@ def test_cannot_follow(local, target, history, message):
 
 
 def record(node_id, node_type="standby", upstream=1, active=True):
-    return NodeRecord(node_id=node_id, node_name="node%d" % node_id, type=node_type, active=active,
-                      upstream_node_id=None if node_type == "primary" else upstream,
-                      conninfo="host=node%d" % node_id)
+    return builders.record(node_id, node_type, upstream, active, conninfo="host=node%d")
 
 
 def observed(node_id, in_recovery, received="0/5000000", current=None, clients=()):

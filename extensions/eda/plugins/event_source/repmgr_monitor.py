@@ -136,7 +136,7 @@ _make_collection_importable()
 import psycopg  # noqa: E402
 from psycopg import pq  # noqa: E402
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, monitor, probe  # noqa: E402
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, monitor, probe  # noqa: E402
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util  # noqa: E402
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption  # noqa: E402
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import Reachability  # noqa: E402
@@ -191,10 +191,9 @@ class RealIO:
         self.settings = settings
 
     def target(self, text):
-        return connection.session_conninfo(
-            conninfo_util.build(connection.node_conninfo(text, self.settings.password),
-                                application_name=APPLICATION_NAME),
-            connect_timeout=self.settings.connect_timeout, statement_timeout=self.settings.connect_timeout + 1)
+        return connection.node_target(text, self.settings.password, connect_timeout=self.settings.connect_timeout,
+                                      statement_timeout=self.settings.connect_timeout + 1,
+                                      application_name=APPLICATION_NAME)
 
     async def connect(self, text, hold=False):
         timeout = self.settings.connect_timeout
@@ -224,7 +223,16 @@ class RealIO:
         return await probe.probe_nodes_async(records, self.settings.password, self.settings.connect_timeout,
                                              self.secrets(), read_nodes=True)
 
-    async def execute(self, text, statements):
+    async def write(self, text, changes):
+        """The loop's changes (monitor.WRITE_*) as metadata.py's statements, in one transaction."""
+        statements = []
+        for change in changes:
+            if change[0] == monitor.WRITE_ACTIVE:
+                statements.append((metadata.SET_ACTIVE, (change[2], change[1])))
+            else:
+                _kind, node_id, name, details, when = change
+                statements.append((metadata.INSERT_EVENT_AT, (node_id, name, True, details, when)))
+
         async def run():
             async with await psycopg.AsyncConnection.connect(self.target(text)) as conn:
                 async with conn.transaction():
@@ -240,7 +248,7 @@ class RealIO:
 
     def monitor_io(self):
         return monitor.MonitorIO(clock=time.monotonic, sleep=asyncio.sleep, connect=self.connect, ping=self.ping,
-                                 survey=self.survey, execute=self.execute, emit=self.emit)
+                                 survey=self.survey, write=self.write, emit=self.emit)
 
 
 def settings_from(args):
