@@ -1,24 +1,38 @@
-"""make bench: automatic failover time, ours beside the real repmgrd 5.3, in the same run.
+"""make bench: automatic failover, ours beside the real repmgrd 5.3, in the same run, runs interleaved.
 
-Two 3-node loopback clusters with the same detection settings (monitor interval 2 s, 5
-reconnect attempts 1 s apart): one run by repmgrd (failover=automatic, promote/follow through
-the repmgr CLI), one by `ansible-rulebook -r pgha.repmgr.failover`. For each, N times: crash
-the primary (pg_ctl -m immediate stop) and measure, polling every 0.05 s,
-  promoted   seconds until a standby is out of recovery
-  followed   seconds until the other standby streams from the new primary
-then report the medians and the ratios ours / repmgrd. Results: stdout and
-bench/results/failover.json. Nothing here is a pass/fail test.
+Two 3-node loopback clusters built the same way, with the same detection settings (monitor
+interval 2 s): one watched by repmgrd (failover=automatic; its own repmgr standby promote / follow
+commands), one by `ansible-rulebook -r pgha.repmgr.failover`. The primary replicates
+synchronously to any one standby, and a writer commits a row every 10 ms throughout.
+
+Each run waits a random phase of the monitor interval, then kills the primary
+(`pg_ctl -m immediate stop`, or SIGSTOP of the postmaster and every child: a hang), and measures,
+polling every 50 ms:
+  declared   seconds until the monitor declared the primary failed (repmgrd's "unable to
+             reconnect ... after N attempts" log line; the source's `primary_lost` event)
+  write      seconds until a standby accepts an INSERT
+  follow     seconds until the other standby streams from the new primary
+  lost       acknowledged rows of the writer missing on the new primary
+  writers    for a hang: how many nodes accept writes once the old primary is resumed
+Medians, ratios ours / repmgrd, and every raw number go to stdout, bench/results/failover.json
+and bench/results/failover.md (docs/benchmarks.md quotes it). Nothing here is a pass/fail test.
+
+PGHA_BENCH_RUNS (default 5) sets the runs of the short scenarios; PGHA_BENCH_ONLY=crash-5x1
+runs one scenario.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import signal
 import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -30,22 +44,118 @@ sys.path.insert(0, subprocess.run([str(ROOT / "scripts" / "collection_path.sh")]
                                   check=True).stdout.strip())
 
 from ansible_cli import run_module  # noqa: E402  pylint: disable=wrong-import-position
-from harness import Cluster  # noqa: E402  pylint: disable=wrong-import-position
+from harness import Cluster, Writer  # noqa: E402  pylint: disable=wrong-import-position
 
-RUNS = int(os.environ.get("PGHA_BENCH_FAILOVERS", "3"))
+RUNS = int(os.environ.get("PGHA_BENCH_RUNS", "5"))
+MONITOR_INTERVAL = 2
 POLL = 0.05
+SYNC = {"synchronous_standby_names": "'ANY 1 (*)'"}
+# (name, failure, reconnect_attempts, reconnect_interval, runs)
+SCENARIOS = [
+    ("crash-5x1", "crash", 5, 1, RUNS),
+    ("crash-2x1", "crash", 2, 1, RUNS),
+    ("crash-6x10", "crash", 6, 10, 1),
+    ("hang-5x1", "hang", 5, 1, RUNS),
+]
+REPMGRD_DECLARED = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] \[WARNING\] unable to reconnect to node .* after "
+                              r"\d+ attempts", re.M)
 
 
-def new_primary(cluster, old):
-    for node in cluster.nodes:
-        if node is not old and node.is_running():
+# -- the two setups -------------------------------------------------------------------------------
+
+class Repmgrd:
+    label = "repmgrd"
+
+    def __init__(self, attempts, interval):
+        self.attempts, self.interval = attempts, interval
+        self.cluster = Cluster("bench-repmgrd", 3, port=55710, first_octet=95)
+
+    def start(self):
+        self.cluster.prepare()
+        self.cluster.build_with_repmgr(failover="automatic", repmgr_settings=dict(
+            reconnect_attempts=self.attempts, reconnect_interval=self.interval,
+            monitor_interval_secs=MONITOR_INTERVAL), settings=SYNC)
+        for node in self.cluster.nodes:
+            self.cluster.start_repmgrd(node)
+        self.cluster.wait_until(lambda: len(self.cluster.nodes[0].sql(
+            "SELECT 1 FROM repmgr.events WHERE event = 'repmgrd_start'")) >= 3, timeout=60,
+            what="repmgrd monitors on every node")
+        time.sleep(MONITOR_INTERVAL + 0.5)  # every standby's repmgrd has finished a monitoring cycle
+
+    def declared(self, since_wall):
+        stamps = []
+        for node in self.cluster.nodes[1:]:
+            log = node.node_dir / "repmgr.log"
+            if log.exists():
+                for match in REPMGRD_DECLARED.finditer(log.read_text(errors="replace")):
+                    stamps.append(datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").timestamp())
+        return round(min(stamps) - since_wall, 2) if stamps else None  # whole seconds: repmgrd's log precision
+
+    def stop(self):
+        self.cluster.destroy()
+
+
+class Ours:
+    label = "pgha"
+
+    def __init__(self, attempts, interval):
+        self.attempts, self.interval = attempts, interval
+        self.cluster = Cluster("bench-ours", 3, port=55720, first_octet=41)
+        self.proc = self.log = None
+
+    def start(self):
+        cluster = self.cluster
+        cluster.prepare()
+        cluster.build(settings=SYNC)
+        inventory = cluster.write_inventory(cluster.cluster_dir / "inventory.yml")
+        for node in cluster.nodes:
+            role = "primary" if node.node_id == 1 else "standby"
+            registered = run_module(inventory, node.name, "pgha.repmgr.repmgr_node",
+                                    dict(role=role, node_id=node.node_id, node_name=node.name,
+                                         conninfo=node.conninfo, login_password=cluster.password))
+            assert not registered.failed, registered.output
+        variables = cluster.cluster_dir / "monitor.yml"
+        variables.write_text(yaml.safe_dump(dict(
+            pgha_cluster_name="bench", pgha_monitor_conninfo=[n.conninfo for n in cluster.nodes],
+            pgha_repmgr_password=cluster.password, pgha_monitor_interval=MONITOR_INTERVAL,
+            pgha_reconnect_attempts=self.attempts, pgha_reconnect_interval=self.interval)))
+        self.log = cluster.cluster_dir / "rulebook.log"
+        env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+        with open(self.log, "w") as handle:
+            self.proc = subprocess.Popen(["ansible-rulebook", "-r", "pgha.repmgr.failover", "-i", str(inventory),
+                                          "--vars", str(variables), "--print-events"], stdout=handle,
+                                         stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+        cluster.wait_until(lambda: "'event': 'repmgrd_start'" in self.log.read_text(), timeout=90,
+                           what="the monitor started")
+        time.sleep(MONITOR_INTERVAL + 0.5)
+
+    def declared(self, since_wall):
+        text = self.log.read_text(errors="replace")
+        for block in text.split("** ")[1:]:
+            if "'event': 'primary_lost'" in block:
+                stamp = re.search(r"'received_at': '([^']+)'", block)
+                if stamp:
+                    when = datetime.fromisoformat(stamp.group(1).replace("Z", "+00:00")).timestamp()
+                    return round(when - since_wall, 2)
+        return None
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                if not node.in_recovery():
-                    return node
-            # a node that is restarting is not the new primary yet
-            except Exception:  # pylint: disable=broad-except
-                continue
-    return None
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.cluster.destroy()
+
+
+# -- one run ------------------------------------------------------------------------------------
+
+def accepts_write(node):
+    try:
+        return node.accepts_write()
+    except Exception:  # pylint: disable=broad-except
+        return False
 
 
 def streams_from(standby, primary):
@@ -56,82 +166,108 @@ def streams_from(standby, primary):
         return False
 
 
-def crash_and_time(cluster, timeout=90):
-    """Crash node1; (seconds until promoted, seconds until the other standby streams from the new primary)."""
+def one_run(setup, failure):
+    setup.start()
+    cluster = setup.cluster
     old = cluster.nodes[0]
-    old.crash()
-    started = time.monotonic()
-    promoted = cluster.wait_until(lambda: new_primary(cluster, old), timeout=timeout, what="a standby is promoted")
-    t_promoted = time.monotonic() - started
-    other = next(n for n in cluster.nodes if n not in (old, promoted))
-    cluster.wait_until(lambda: streams_from(other, promoted), timeout=timeout, what="the other standby follows")
-    return t_promoted, time.monotonic() - started
+    try:
+        writer = Writer(cluster).start()
+        time.sleep(random.uniform(0, MONITOR_INTERVAL))  # a random phase of the monitor's checks
+        killed_wall, killed = time.time(), time.monotonic()
+        if failure == "crash":
+            old.crash()
+        else:
+            old.hang(whole_server=True)
+        new = None
+        deadline = killed + 300
+        while new is None and time.monotonic() < deadline:
+            new = next((n for n in cluster.nodes[1:] if accepts_write(n)), None)
+            if new is None:
+                time.sleep(POLL)
+        assert new is not None, "no standby accepted a write within 300 s"
+        t_write = time.monotonic() - killed
+        other = next(n for n in cluster.nodes[1:] if n is not new)
+        while not streams_from(other, new) and time.monotonic() < deadline:
+            time.sleep(POLL)
+        t_follow = time.monotonic() - killed
+        writers = None
+        if failure == "hang":
+            old.resume()
+            time.sleep(3)
+            writers = len(cluster.writable_nodes())
+        writer.stop()
+        return dict(declared=setup.declared(killed_wall), write=round(t_write, 2), follow=round(t_follow, 2),
+                    lost=len(writer.lost_on(new)), writers=writers)
+    finally:
+        old.resume()
+        setup.stop()
 
 
-def repmgrd_runs():
-    results = []
-    for run in range(RUNS):
-        with Cluster("bench-repmgrd", 3, port=55710, first_octet=95) as cluster:
-            cluster.build_with_repmgr(failover="automatic")
-            for node in cluster.nodes:
-                cluster.start_repmgrd(node)
-            cluster.wait_until(lambda: len(cluster.nodes[0].sql(
-                "SELECT 1 FROM repmgr.events WHERE event = 'repmgrd_start'")) >= 3, timeout=60,
-                what="repmgrd monitors on every node")
-            time.sleep(2.5)  # let each standby's repmgrd finish a first monitoring cycle, as in repmgr's demo
-            results.append(crash_and_time(cluster))
-            print("repmgrd run %d: promoted %.2f s, followed %.2f s" % (run + 1, *results[-1]), flush=True)
-    return results
+# -- the report ---------------------------------------------------------------------------------
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 2) if values else None
 
 
-def ours_runs():
-    results = []
-    for run in range(RUNS):
-        with Cluster("bench-ours", 3, port=55720, first_octet=41) as cluster:
-            cluster.build()
-            inventory = cluster.write_inventory(cluster.cluster_dir / "inventory.yml")
-            for node in cluster.nodes:
-                role = "primary" if node.node_id == 1 else "standby"
-                registered = run_module(inventory, node.name, "pgha.repmgr.repmgr_node",
-                                        dict(role=role, node_id=node.node_id, node_name=node.name,
-                                             conninfo=node.conninfo, login_password=cluster.password))
-                assert not registered.failed, registered.output
-            variables = cluster.cluster_dir / "monitor.yml"
-            variables.write_text(yaml.safe_dump(dict(
-                pgha_cluster_name="bench", pgha_monitor_conninfo=[n.conninfo for n in cluster.nodes],
-                pgha_repmgr_password=cluster.password, pgha_monitor_interval=2, pgha_reconnect_attempts=5,
-                pgha_reconnect_interval=1)))
-            log = cluster.cluster_dir / "rulebook.log"
-            env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-            with open(log, "w") as handle:
-                proc = subprocess.Popen(["ansible-rulebook", "-r", "pgha.repmgr.failover", "-i", str(inventory),
-                                         "--vars", str(variables), "--print-events"], stdout=handle,
-                                        stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
-                try:
-                    cluster.wait_until(lambda: "repmgrd_start" in log.read_text(), timeout=90,
-                                       what="the monitor started")
-                    results.append(crash_and_time(cluster))
-                finally:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(30)
-            print("ours    run %d: promoted %.2f s, followed %.2f s" % (run + 1, *results[-1]), flush=True)
-    return results
+def summarize(results):
+    table = []
+    for name, failure, attempts, interval, _runs in SCENARIOS:
+        if name not in results:
+            continue
+        runs = results[name]
+        row = dict(scenario=name, window=(attempts - 1) * interval)
+        for key in ("declared", "write", "follow"):
+            theirs, ours = median(r[key] for r in runs["repmgrd"]), median(r[key] for r in runs["pgha"])
+            row[key] = dict(repmgrd=theirs, pgha=ours, ratio=round(ours / theirs, 2) if theirs and ours else None)
+        row["lost"] = dict(repmgrd=max(r["lost"] for r in runs["repmgrd"]), pgha=max(r["lost"] for r in runs["pgha"]))
+        if failure == "hang":
+            row["writers"] = dict(repmgrd=max(r["writers"] for r in runs["repmgrd"]),
+                                  pgha=max(r["writers"] for r in runs["pgha"]))
+        row["promotion_after_window"] = max(r["write"] for r in runs["pgha"]) - (attempts - 1) * interval
+        table.append(row)
+    return table
+
+
+def markdown(table, results):
+    lines = ["| scenario | seconds after the kill (median) | repmgrd 5.3 | pgha.repmgr | ratio |",
+             "| --- | --- | --- | --- | --- |"]
+    for row in table:
+        for key, label in (("declared", "failure declared"), ("write", "first write accepted on the new primary"),
+                           ("follow", "the other standby streams from it")):
+            cell = row[key]
+            lines.append("| %s | %s | %s | %s | %s |" % (
+                row["scenario"], label, cell["repmgrd"], cell["pgha"], cell["ratio"]))
+        lines.append("| %s | acknowledged rows lost (worst run) | %s | %s | |" % (
+            row["scenario"], row["lost"]["repmgrd"], row["lost"]["pgha"]))
+        if "writers" in row:
+            lines.append("| %s | nodes accepting writes after the resume (worst run) | %s | %s | |" % (
+                row["scenario"], row["writers"]["repmgrd"], row["writers"]["pgha"]))
+    lines.append("")
+    lines.append("Raw runs (seconds after the kill): " + json.dumps(results))
+    return "\n".join(lines) + "\n"
 
 
 def main():
-    theirs, ours = repmgrd_runs(), ours_runs()
-    summary = {}
-    for label, index in (("promoted", 0), ("followed", 1)):
-        repmgrd = statistics.median(r[index] for r in theirs)
-        pgha = statistics.median(r[index] for r in ours)
-        summary[label] = dict(repmgrd=round(repmgrd, 2), pgha=round(pgha, 2), ratio=round(pgha / repmgrd, 2))
-    print("automatic failover after a crash, 3 nodes on loopback, 5 x 1 s retries, median of %d" % RUNS)
-    print("%-10s %10s %10s %8s" % ("", "repmgrd", "pgha", "ratio"))
-    for label, row in summary.items():
-        print("%-10s %9.2fs %9.2fs %8.2f" % (label, row["repmgrd"], row["pgha"], row["ratio"]))
+    only = os.environ.get("PGHA_BENCH_ONLY")
+    results = {}
+    for name, failure, attempts, interval, runs in SCENARIOS:
+        if only and name != only:
+            continue
+        results[name] = {"repmgrd": [], "pgha": []}
+        for run in range(runs):
+            for setup_class in (Repmgrd, Ours):  # interleaved: the machine's state drifts equally for both
+                setup = setup_class(attempts, interval)
+                outcome = one_run(setup, failure)
+                results[name][setup.label].append(outcome)
+                print("%-10s run %d %-8s %s" % (name, run + 1, setup.label, outcome), flush=True)
+    table = summarize(results)
+    report = markdown(table, results)
+    print(report)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "failover.json").write_text(json.dumps(dict(summary=summary, repmgrd=theirs, pgha=ours), indent=2) + "\n")
+    (out / "failover.json").write_text(json.dumps(dict(summary=table, runs=results), indent=2) + "\n")
+    (out / "failover.md").write_text(report)
 
 
 if __name__ == "__main__":

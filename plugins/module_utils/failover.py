@@ -31,6 +31,8 @@ again.
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
@@ -54,6 +56,8 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
 )
 
 REPMGRD_FAILOVER_PROMOTE = 'node "%s" (ID: %d) promoted to primary; old primary "%s" (ID: %d) marked as failed'
+WATCH_INTERVAL = 0.05  # seconds between two tries of the failed primary while the decision waits
+DECISION_SLICE = 0.02
 
 
 class StoodDown(PreconditionFailed):
@@ -75,6 +79,13 @@ def validate(params):
         raise InvalidOption("fresh_within", "must be more than 0 seconds (got %s)" % params["fresh_within"])
     if params.get("voting_term") is not None and params["voting_term"] < 0:
         raise InvalidOption("voting_term", "must be 0 or more (got %s)" % params["voting_term"])
+    if params.get("decide_at") is not None and params["decide_at"] < 0:
+        raise InvalidOption("decide_at", "must be a time in seconds since the epoch (got %s)" % params["decide_at"])
+
+
+def seconds_to_decision(params, clock=time.time):
+    """How long the module waits before it decides (for its deadline)."""
+    return max(0.0, (params.get("decide_at") or 0) - clock())
 
 
 def has_majority(granted, voters):
@@ -119,11 +130,20 @@ class Voters:
                     self.unreachable[node_id] = error
 
     def lock(self):
-        """Take the election lock everywhere reachable; stand down without a strict majority."""
+        """Take the election lock everywhere reachable; stand down without a strict majority.
+
+        Always in node ID order, and never past a refusal: two runs racing for the lock meet at
+        the same first node, and the one that loses it stands down at once instead of taking
+        the rest, which would leave neither with a majority.
+        """
         granted, refused = [], []
         for node_id, conn in sorted(self.sessions.items()):
-            (granted if replication.try_election_lock(conn) else refused).append(node_id)
-        if not has_majority(len(granted), len(self.records)):
+            if replication.try_election_lock(conn):
+                granted.append(node_id)
+            else:
+                refused.append(node_id)
+                break
+        if refused or not has_majority(len(granted), len(self.records)):
             holders = ["%s (held by %s)" % (self.name(n), replication.election_lock_holder(self.sessions[n]) or "?")
                        for n in refused]
             raise StoodDown("the election lock was granted on %d of the %d voters (%s), not a majority: %s"
@@ -131,8 +151,6 @@ class Voters:
                                "another failover run holds it on " + ", ".join(holders) if holders
                                else "the others did not answer (%s)" % ", ".join(
                                    self.name(n) for n in self.unreachable)))
-        for node_id in refused:
-            self.sessions.pop(node_id).close()
         return granted
 
     def name(self, node_id):
@@ -224,20 +242,72 @@ def catch_up(conn, me, source, wanted_lsn, timeout, ctx):
         facts = replication.server_facts(conn)
         return furthest_lsn(facts["received_lsn"], facts["replayed_lsn"])
 
+    def undo():
+        replication.set_standby_settings(conn, {"primary_conninfo": current or None, "primary_slot_name": slot or None})
+
     try:
         waiting.wait_until(lambda: received() >= wanted_lsn, timeout,
                            "node %s has received WAL up to %s from %s"
                            % (describe(me), lsn_to_text(wanted_lsn), describe(source)))
     except Timeout:
-        replication.set_standby_settings(conn, {"primary_conninfo": current or None, "primary_slot_name": slot or None})
+        undo()
         raise StoodDown("node %s received WAL up to %s only, not %s from %s within %d s: not promoted (what %s "
                         "acknowledged would be lost)" % (describe(me), lsn_to_text(received()),
                                                          lsn_to_text(wanted_lsn), describe(source), timeout,
                                                          source.node_name))
+    return undo
+
+
+class PrimaryWatch:
+    """The failed primary, tried again and again from here until the decision; any answer is remembered.
+
+    A thread, so that a hung primary (each attempt waits connect_timeout) never delays the rest.
+    """
+
+    def __init__(self, failed, ctx, interval=WATCH_INTERVAL):
+        self.failed, self.ctx, self.interval = failed, ctx, interval
+        self.answer = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="primary-watch", daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            state = failed_primary_answers(self.failed, self.ctx)
+            if state is not None:
+                self.answer = state
+                return
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+
+
+def stand_down_if_back(failed, state):
+    if state is not None:
+        raise StoodDown("the failed primary %s answers again (%s): not failed; nothing was changed"
+                        % (describe(failed), "it refused a session" if state == "refused" else "as a " + state))
+
+
+def wait_for_decision(decide_at, watch, failed, clock=time.time):
+    """Until decide_at (seconds since the epoch), the end of the monitor's retry window: any answer stands down."""
+    while decide_at is not None and clock() < decide_at:
+        stand_down_if_back(failed, watch.answer)
+        time.sleep(min(DECISION_SLICE, max(decide_at - clock(), 0)))
+    stand_down_if_back(failed, watch.answer)
 
 
 def promote_for_failover(params, conn, ctx):
-    """Promote (or adopt) the node `conn` is connected to, as the new primary after `failed_node_id`."""
+    """Promote (or adopt) the node `conn` is connected to, as the new primary after `failed_node_id`.
+
+    With decide_at (the end of the monitor's retry window) everything that changes nothing is
+    done first (the lock, the term, the catch-up), the failed primary is watched until then, and
+    the promotion follows the decision at once: a primary that answers meanwhile stands the run
+    down and the catch-up is undone.
+    """
     validate(params)
     facts = replication.server_facts(conn)
     metadata.require_metadata(conn, where="the node to promote")
@@ -252,42 +322,48 @@ def promote_for_failover(params, conn, ctx):
         raise PreconditionFailed("node %s is a witness: a witness is never promoted" % describe(me))
     registered = active_primary(records)
     result = Outcome(changed=False, node_id=me.node_id, node_name=me.node_name, promoted=False, adopted=False,
-                     caught_up_from=None, promote_seconds=None, voting_term=None, events=[])
+                     caught_up_from=None, promote_seconds=None, voting_term=None, decided=False, events=[])
     if not facts["in_recovery"] and registered is not None and registered.node_id == me.node_id:
         result["msg"] = "node %s already is the registered primary: nothing to do" % describe(me)
         return result
     if facts["in_recovery"] and me.priority <= 0:
         raise PreconditionFailed("node %s has priority %d: it is never promoted" % (describe(me), me.priority))
 
-    with Voters(records, me, failed, ctx) as voters, ThreadPoolExecutor(max_workers=1) as pool:
-        # the failed primary is asked from here while the lock is taken (a hung one costs a timeout)
-        answer = pool.submit(failed_primary_answers, failed, ctx)
+    with Voters(records, me, failed, ctx) as voters, PrimaryWatch(failed, ctx) as watch:
         voters.connect_all(conn)
         voters.lock()
         voters.check_term(params.get("voting_term"))
-        voters.check_primary_gone(params["fresh_within"])
-        others = voters.other_primaries()
-        if others:
-            raise StoodDown("%s already runs as a primary: not promoting a second one (the next run adopts it)"
-                            % ", ".join(describe(r) for r in others))
-        state = answer.result()
-        if state is not None:
-            raise StoodDown("the failed primary %s answers again (%s): not failed"
-                            % (describe(failed), "it refused a session" if state == "refused" else "as a " + state))
+        stand_down_if_others(voters)
         details = REPMGRD_FAILOVER_PROMOTE % (me.node_name, me.node_id, failed.node_name, failed.node_id)
         events = [dict(node_id=me.node_id, event="repmgrd_failover_promote", details=details)]
         if facts["in_recovery"]:
             events.insert(0, dict(node_id=me.node_id, event="standby_promote",
                                   details=promote.STANDBY_PROMOTE % (me.node_name, me.node_id)))
-        result.update(changed=True, events=events)
+        result.update(changed=not params.get("decide_only"), events=events if not params.get("decide_only") else [])
         if ctx.check_mode:
             return result
+        undo = None
+        try:
+            if facts["in_recovery"] and not params.get("decide_only"):
+                ahead = voters.most_advanced_standby()
+                mine = furthest_lsn(facts["received_lsn"], facts["replayed_lsn"])
+                if ahead is not None and ahead[1] > mine:
+                    undo = catch_up(conn, me, ahead[0], ahead[1], params["catch_up_timeout"], ctx)
+                    result["caught_up_from"] = ahead[0].node_name
+            wait_for_decision(params.get("decide_at"), watch, failed)
+            # the last look: an attempt started now, and every voter's WAL receiver
+            stand_down_if_back(failed, failed_primary_answers(failed, ctx))
+            voters.check_primary_gone(params["fresh_within"])
+            stand_down_if_others(voters)
+        except StoodDown:
+            if undo is not None:
+                undo()
+            raise
+        result["decided"] = True
+        if params.get("decide_only"):
+            result["msg"] = "the failed primary %s stayed gone: the failover goes ahead" % describe(failed)
+            return result
         if facts["in_recovery"]:
-            ahead = voters.most_advanced_standby()
-            mine = furthest_lsn(facts["received_lsn"], facts["replayed_lsn"])
-            if ahead is not None and ahead[1] > mine:
-                catch_up(conn, me, ahead[0], ahead[1], params["catch_up_timeout"], ctx)
-                result["caught_up_from"] = ahead[0].node_name
             promote.request_and_wait(params, conn, me, facts, result, run_command=None)
             result["promoted"] = True
         else:
@@ -297,6 +373,13 @@ def promote_for_failover(params, conn, ctx):
         describe(me), "promoted to primary" if result["promoted"] else "adopted as the primary (promoted earlier)",
         describe(failed), result["voting_term"])
     return result
+
+
+def stand_down_if_others(voters):
+    others = voters.other_primaries()
+    if others:
+        raise StoodDown("%s already runs as a primary: not promoting a second one (the next run adopts it)"
+                        % ", ".join(describe(r) for r in others))
 
 
 def record_failover(conn, me, events, read_term, ctx):

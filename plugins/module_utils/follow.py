@@ -25,7 +25,7 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     require_node_id,
 )
 from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome
-from ansible_collections.pgha.repmgr.plugins.module_utils.primary import resolve_upstream
+from ansible_collections.pgha.repmgr.plugins.module_utils.primary import active_primary, resolve_upstream
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, WalPosition, describe, furthest_lsn
 
 STANDBY_FOLLOW_OK = 'standby attached to upstream node "%s" (ID: %d)'
@@ -52,6 +52,11 @@ def validate(params):
                             % upstream)
     if params.get("wait_timeout", 1) < 1:
         raise InvalidOption("wait_timeout", "must be at least 1 second (got %s)" % params["wait_timeout"])
+    if params.get("wait_for_promotion") and params.get("upstream_node_id") is None \
+            and params.get("upstream_node_name") is None:
+        raise InvalidOption("wait_for_promotion", "needs upstream_node_id or upstream_node_name (the node to wait for)")
+    if params.get("promotion_timeout", 1) < 1:
+        raise InvalidOption("promotion_timeout", "must be at least 1 second (got %s)" % params["promotion_timeout"])
     failed = params.get("failover_of")
     if failed is not None:
         require_node_id(failed, "failover_of")
@@ -159,8 +164,49 @@ def preferred_primary(local_conn, params):
 # --------------------------------------------------------------------------------------------
 # follow (a running standby)
 
+PROMOTION_POLL = 0.05  # seconds: how often a follower waiting for the new primary looks
+
+
+def await_promotion(local_conn, params, ctx):
+    """Wait until the upstream asked for has left recovery (the failover's winner): None then, else an Outcome.
+
+    Meanwhile this node's slot is created on it (a standby can hold one), so that streaming
+    starts the moment it is a primary. A winner that is not promoted within promotion_timeout,
+    or that stops answering, changes nothing here: the Outcome says so (stood_down), and the
+    slot created for it is dropped again.
+    """
+    records = metadata.read_nodes(local_conn)
+    me = next((r for r in records if r.node_id == params["node_id"]), None)
+    if me is None:
+        raise PreconditionFailed("node_id %d is not registered: register it first" % params["node_id"])
+    target = resolve_upstream(records, me.node_id, params.get("upstream_node_id"), params.get("upstream_node_name"))
+    slot_created, promoted, why = False, False, "it was not promoted within %s s" % params["promotion_timeout"]
+    try:
+        with connection.connect_node(target.conninfo, ctx) as target_conn:
+            if me.slot_name and me.type == NodeType.STANDBY.value:
+                try:
+                    slot_created = replication.ensure_slot(target_conn, me.slot_name)
+                except PreconditionFailed:
+                    slot_created = False  # in use there already: follow() will say so
+            _value, _seconds, promoted = waiting.poll(lambda: not replication.in_recovery(target_conn), bool,
+                                                      params["promotion_timeout"], interval=PROMOTION_POLL)
+            if not promoted and slot_created:
+                replication.drop_slot_if_inactive(target_conn, me.slot_name)
+    except Exception as error:  # pylint: disable=broad-except
+        why = "it stopped answering (%s)" % str(error).strip().splitlines()[0]
+    if promoted:
+        return None
+    return Outcome(changed=False, stood_down=True, node_id=me.node_id, upstream_node_id=target.node_id,
+                   upstream_node_name=target.node_name,
+                   msg="node %s did not follow %s: %s; nothing was changed" % (describe(me), describe(target), why))
+
+
 def follow(params, local_conn, ctx, local_conninfo):
     validate(params)
+    if params.get("wait_for_promotion"):
+        stood_down = await_promotion(local_conn, params, ctx)
+        if stood_down is not None:
+            return stood_down
     facts = replication.server_facts(local_conn)
     if not facts["in_recovery"]:
         own = metadata.read_node(local_conn, params["node_id"]) if metadata.has_metadata(local_conn) else None
@@ -244,7 +290,12 @@ def witness_follow(params, local_conn, ctx):
     with connection.connect_node(target.conninfo, ctx) as primary_conn:
         if replication.in_recovery(primary_conn):
             raise PreconditionFailed("node %s is in recovery: a witness follows a primary only" % describe(target))
-        primary_records = metadata.read_nodes(primary_conn)
+        # Right after a promotion the new primary's own records may not say so yet (its metadata
+        # transaction follows pg_promote()): the witness copies them once they do.
+        primary_records, _seconds, _registered = waiting.poll(
+            lambda: metadata.read_nodes(primary_conn),
+            lambda rows: getattr(active_primary(rows), "node_id", None) == target.node_id,
+            params.get("wait_timeout", 30) if params.get("failover_of") is not None else 0)
         registered = next((r for r in primary_records if r.node_id == me.node_id), None)
         if registered is None:
             raise PreconditionFailed("witness %s is not registered on %s" % (describe(me), describe(target)))

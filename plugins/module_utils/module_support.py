@@ -148,7 +148,7 @@ NO_CONNECTION = "none"
 
 
 def execute(module_class, options, operation, validate=None, waits=("connect_timeout",), connect=CONNECT_REQUIRED,
-            **module_kwargs):
+            extra_wait=None, **module_kwargs):
     """A module's whole main(), the same for every module of the collection.
 
     `module_class` is AnsibleModule, as the module imports it. The argument spec is the
@@ -157,7 +157,7 @@ def execute(module_class, options, operation, validate=None, waits=("connect_tim
     opened with the login_* options; then `operation(module, conn, ctx)` returns the result (a
     dict, or an object with as_dict()), to which the statements run are added as `queries`.
     Every core error becomes a clean failure, and the whole run is bounded by a deadline: the
-    seconds of the `waits` options plus a margin.
+    seconds of the `waits` options plus a margin, plus `extra_wait(params)` seconds when given.
     """
     spec = connection.connection_argument_spec()
     for name, option in options.items():  # a connection option given again changes only what it says
@@ -185,4 +185,5 @@ def execute(module_class, options, operation, validate=None, waits=("connect_tim
         result.setdefault("queries", ctx.log.statements)
         return result
 
-    module.exit_json(**run(module, body, deadline=deadline_for(module, *waits)))
+    deadline = deadline_for(module, *waits) + int(extra_wait(module.params) if extra_wait else 0)
+    module.exit_json(**run(module, body, deadline=deadline))

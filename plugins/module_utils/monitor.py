@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -69,6 +70,7 @@ REPMGRD_START = "repmgrd_start"
 UPSTREAM_DISCONNECT = "repmgrd_upstream_disconnect"
 UPSTREAM_RECONNECT = "repmgrd_upstream_reconnect"
 PRIMARY_FAILURE = "primary_failure"
+PRIMARY_LOST = "primary_lost"  # informational: the window ended without an answer (no rule needs it)
 NEW_PRIMARY = "new_primary"
 STANDBY_FAILURE = "standby_failure"
 STANDBY_RECOVERY = "standby_recovery"
@@ -303,7 +305,7 @@ class MonitorIO:
     clock() -> seconds (monotonic); sleep(seconds); connect(conninfo, hold) -> session with
     `broken_within(seconds) -> bool`, `query_ok(sql) -> bool` and `close()` (hold: the session
     also LISTENs, so that waiting on it notices a crash), or raises Unreachable; ping(conninfo)
-    -> True when the server answered; survey(records) -> {node_id: NodeObservation} with each
+    -> True when the server answered; wall() -> seconds since the epoch; survey(records) -> {node_id: NodeObservation} with each
     node's own metadata copy, under one deadline; execute(conninfo, [(sql, params)]) in one
     transaction; emit(event).
     """
@@ -315,7 +317,7 @@ class MonitorIO:
     survey: Callable[[list], Any]
     write: Callable[[str, list], Any]
     emit: Callable[[dict], Any]
-    wall: Callable[[], Any] = field(default=lambda: datetime.datetime.now(datetime.timezone.utc))
+    wall: Callable[[], float] = field(default=time.time)  # seconds since the epoch, for rows and decide_at
 
 
 # -- the loop -------------------------------------------------------------------------------------
@@ -437,12 +439,12 @@ class Monitor:
             await self.io.sleep(self.s.monitor_interval)
         self.primary = target
         await self.open_held()  # before repmgrd_start: from then on a crash is noticed at once
+        rows = [(r.node_id, REPMGRD_START, start_text(r, self.records)) for r in self.records]
+        self.queue_rows(*[row for row in rows if row[2]])
+        await self.flush()  # the rows first: when the event is seen, they are in repmgr.events
         await self.emit(REPMGRD_START, target, nodes=[r.node_name for r in self.records],
                         detection_window=self.s.detection_window, reconnect_attempts=self.s.reconnect_attempts,
                         reconnect_interval=self.s.reconnect_interval, monitor_interval=self.s.monitor_interval)
-        rows = [(r.node_id, REPMGRD_START, start_text(r, self.records)) for r in self.records]
-        self.queue_rows(*[row for row in rows if row[2]])
-        await self.flush()
 
     async def run(self):
         """start(), then watch forever. Cancelled (the rulebook stops): repmgrd_shutdown, re-raised."""
@@ -580,14 +582,17 @@ class Monitor:
         last = self.reported_failure.get(node_id)
         return last is None or self.io.clock() - last >= self.s.repeat_interval
 
-    async def report_failure(self, failed, reason, detail, first_failure=None):
+    async def report_failure(self, failed, reason, detail, first_failure=None, armed=False):
+        """primary_failure: `armed` ones carry decide_at (the window's end); the others are decided at once."""
         now = self.io.clock()
         self.reported_failure[failed.node_id] = now
         count = self.failure_counts.get(failed.node_id, 0) + 1
         self.failure_counts[failed.node_id] = count
         standbys = [standby_view(r, self.observations.get(r.node_id)) for r in self.records
                     if r.node_id != failed.node_id]
+        decide_at = self.io.wall() + (self.s.detection_window if armed else 0)
         await self.emit(PRIMARY_FAILURE, failed, reason=reason, detail=detail, repeat=count - 1, standbys=standbys,
+                        armed=armed, decide_at=round(decide_at, 3),
                         seconds_since_first_failure=round(now - first_failure, 3) if first_failure else None,
                         reconnect_attempts=self.s.reconnect_attempts, reconnect_interval=self.s.reconnect_interval,
                         detection_window=self.s.detection_window)
@@ -623,13 +628,23 @@ class Monitor:
                     task.cancel()
 
     async def failing(self):
-        """The primary failed a check: the retry window, then primary_failure (or a reconnect)."""
+        """The primary failed a check: arm the failover at once, then repmgrd's retry window.
+
+        primary_failure is sent at the failed check, armed, with `decide_at`: the end of the
+        window. The failover run gathers and elects meanwhile, and its promotion waits for that
+        moment and looks once more itself: a primary that answers before then stands the run
+        down, and nothing changes. At the window's end the monitor reports primary_lost (for
+        people and benchmarks), or the reconnect.
+        """
         started = self.io.clock()
         failed = self.primary
         await self.close_held()
         await self.emit(UPSTREAM_DISCONNECT, failed, reconnect_attempts=self.s.reconnect_attempts,
                         reconnect_interval=self.s.reconnect_interval, detection_window=self.s.detection_window)
         self.queue_rows((failed.node_id, UPSTREAM_DISCONNECT, DISCONNECT_TEXT % (failed.node_name, failed.node_id)))
+        await self.report_failure(failed, reason="unreachable", armed=True,
+                                  detail="node %s did not answer a check: the failover decides at the end of the "
+                                         "retry window, %s s from now" % (describe(failed), self.s.detection_window))
         window = asyncio.ensure_future(self.retry_window(started))
         survey = None
         try:
@@ -650,13 +665,11 @@ class Monitor:
         if truth is not None and truth.primary_id == failed.node_id:
             await self.reconnected(started)  # it answered the survey after all
             return
+        await self.emit(PRIMARY_LOST, failed, seconds_since_first_failure=round(self.io.clock() - started, 3),
+                        detection_window=self.s.detection_window)
         if truth is not None and truth.primary_id is not None:
-            await self.switch_to(truth.primary_id)  # another node took over meanwhile (a switchover)
+            await self.switch_to(truth.primary_id)  # promoted at the window's end, or a switchover
             return
-        await self.report_failure(failed, reason="unreachable",
-                                  detail="node %s did not answer %d attempts, %s s apart"
-                                  % (describe(failed), max(self.s.reconnect_attempts, 1), self.s.reconnect_interval),
-                                  first_failure=started)
         await self.lost(failed, started)
 
     async def reconnected(self, started, after_failure=False):

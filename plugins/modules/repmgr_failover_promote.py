@@ -18,7 +18,8 @@ description:
   - Under the lock, every survivor's C(repmgr.voting_term) must still be O(voting_term), the term the election
     read; the new primary raises it by one in the transaction that records the promotion. A run that finds a
     newer term stands down and says which term was taken.
-  - A last look at the evidence before promoting; the failed primary must not answer a session from here, no
+  - A last look at the evidence before promoting, at O(decide_at) (the end of the monitor's retry window, the
+    failed primary tried every 0.05 s until then); the failed primary must not answer a session from here, no
     survivor's WAL receiver may have heard from it within O(fresh_within) seconds, no survivor may run as a
     primary. Any of them stands the run down, and nothing is changed.
   - When a survivor has more WAL than this node (a priority 0 standby), this node streams the missing WAL from it
@@ -63,6 +64,20 @@ options:
     description: Seconds to wait for the server to leave recovery after C(pg_promote()).
     type: int
     default: 60
+  decide_at:
+    description:
+      - When to decide, in seconds since the epoch; the end of the monitor's retry window (the event's
+        C(decide_at)). Until then the module does what changes nothing (the lock, the term, the catch-up) and
+        tries the failed primary every 0.05 s; an answer stands the run down and undoes the catch-up. At that
+        moment it tries once more, looks at the survivors' WAL receivers, and promotes at once.
+      - Omitted or past, it decides at once.
+    type: float
+  decide_only:
+    description:
+      - Wait for the decision and report it, without promoting (C(decided=true) when the failed primary stayed
+        gone). The playbook uses it before C(pgha_fence_command), which must run before any promotion.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -100,6 +115,11 @@ voting_term:
   returned: when changed
   type: int
   sample: 3
+decided:
+  description: Whether the failed primary stayed gone until the decision and the survivors confirmed it.
+  returned: always
+  type: bool
+  sample: true
 stood_down:
   description: The run stood down (another run holds the election, the term moved on, the primary answers).
   returned: when it stood down
@@ -133,8 +153,11 @@ def main():
         fresh_within=dict(type="float", default=10),
         catch_up_timeout=dict(type="int", default=30),
         promote_check_timeout=dict(type="int", default=60),
+        decide_at=dict(type="float"),
+        decide_only=dict(type="bool", default=False),
     ), lambda module, conn, ctx: failover.promote_for_failover(module.params, conn, ctx), validate=failover.validate,
-        waits=("promote_check_timeout", "catch_up_timeout", "connect_timeout", "connect_timeout"))
+        waits=("promote_check_timeout", "catch_up_timeout", "connect_timeout", "connect_timeout"),
+        extra_wait=failover.seconds_to_decision)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,18 @@ options:
       - repmgr node ID of the failed primary, when this follow is part of its automatic failover. Needs
         O(upstream_node_id) or O(upstream_node_name), the new primary.
     type: int
+  wait_for_promotion:
+    description:
+      - Wait until the upstream asked for has left recovery, then follow it at once (the automatic failover starts
+        the followers while the winner's promotion still waits for the end of the retry window). Meanwhile the
+        node's slot is created on the winner. Looks every 0.05 s for at most O(promotion_timeout) seconds; a
+        winner that is not promoted, or stops answering, changes nothing (C(stood_down=true)).
+    type: bool
+    default: false
+  promotion_timeout:
+    description: Seconds to wait for the promotion with O(wait_for_promotion).
+    type: int
+    default: 60
 """
 
 EXAMPLES = r"""
@@ -88,6 +100,10 @@ reason:
   description: What was done, or why nothing was.
   returned: always
   type: str
+stood_down:
+  description: With O(wait_for_promotion), the upstream was not promoted (or stopped answering); nothing was changed.
+  returned: when it stood down
+  type: bool
 events:
   description: The repmgr events written (or that would be).
   returned: always
@@ -114,8 +130,10 @@ def main():
         passfile=dict(type="path"),
         wait_timeout=dict(type="int", default=30),
         failover_of=dict(type="int"),
+        wait_for_promotion=dict(type="bool", default=False),
+        promotion_timeout=dict(type="int", default=60),
     ), lambda module, conn, ctx: follow.follow(module.params, conn, ctx, connection.login_conninfo(module.params)),
-        validate=follow.validate, waits=("connect_timeout", "wait_timeout"),
+        validate=follow.validate, waits=("connect_timeout", "wait_timeout", "promotion_timeout"),
         mutually_exclusive=[("upstream_node_id", "upstream_node_name")])
 
 

@@ -60,14 +60,20 @@ class InventoryDefaultsAction(ActionBase):
     NODE_DEFAULTS = ()
     # False for modules whose node is not the login target (rejoin: the node is stopped).
     LOGIN_TARGET = True
+    _supports_check_mode = True
+    # async as the builtin modules do it: the failover starts its followers in the background
+    _supports_async = True
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         args = fill_from_inventory(self._task.args, self.node_vars(task_vars), self._templar, self.NODE_DEFAULTS,
                                    self.LOGIN_TARGET)
+        wrap_async = self._task.async_val and not self._connection.has_native_async
         result.update(self._execute_module(module_name=self._task.resolved_action or self._task.action,
-                                           module_args=args, task_vars=task_vars))
+                                           module_args=args, task_vars=task_vars, wrap_async=wrap_async))
+        if not wrap_async:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
 
     def node_vars(self, task_vars):

@@ -338,19 +338,21 @@ class Cluster:
         self,
         failover: str = "manual",
         repmgr_settings: dict[str, str | int | bool] | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
         """The same servers, built the way a DBA builds them with the real repmgr 5.3 CLI.
 
         node1 runs with shared_preload_libraries='repmgr' and is registered with
         ``repmgr primary register``; every other node is made with ``repmgr standby clone`` from
         node1, started, and registered with ``repmgr standby register``.  ``repmgr_settings``
-        override or add repmgr.conf items (e.g. for repmgrd benchmarks).
+        override or add repmgr.conf items (e.g. for repmgrd benchmarks); ``settings`` are
+        postgresql.conf settings for every node (the clones copy node1's file).
         """
         self._ready_for_build()
         for node in self.nodes:
             self.write_repmgr_conf(node, failover=failover, extra=repmgr_settings)
         primary = self.nodes[0]
-        self._init_primary(primary, {"shared_preload_libraries": "'repmgr'"})
+        self._init_primary(primary, dict(settings or {}, shared_preload_libraries="'repmgr'"))
         self._repmgr_checked(primary, "primary", "register")
         for standby in self.nodes[1:]:
             self._repmgr_checked(

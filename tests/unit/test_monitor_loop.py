@@ -253,15 +253,18 @@ def test_start_reports_repmgrd_start_and_writes_a_row_per_node(world):
     assert {e["event"] for e in world.events} == {"repmgrd_start"}
 
 
-def test_a_crash_is_noticed_at_once_and_declared_after_the_window(world):
+def test_a_crash_arms_the_failover_at_once_and_is_declared_after_the_window(world):
     world.at(5.0, world.crash, 1)
     world.run(9)
     assert world.times("repmgrd_upstream_disconnect") == [5.0]
-    # attempt 1 is the failed check; two more at +1 s and +2 s: declared (3 - 1) x 1 s after the crash
-    assert world.times("primary_failure") == [7.0]
+    # the failover is armed at the failed check, to decide at the window's end ...
+    assert world.times("primary_failure") == [5.0]
     failure = world.named("primary_failure")[0]
-    assert failure["reason"] == "unreachable" and failure["repeat"] == 0
+    assert failure["reason"] == "unreachable" and failure["repeat"] == 0 and failure["armed"] is True
+    assert failure["decide_at"] == 7.0  # attempt 1 is the failed check; two more at +1 s and +2 s
     assert {s["node_name"] for s in failure["standbys"]} == {"node2", "node3"}
+    # ... and the window ends without an answer: declared (3 - 1) x 1 s after the crash
+    assert world.times("primary_lost") == [7.0]
 
 
 def test_a_lost_primary_is_reported_again_until_a_node_takes_over(world):
@@ -269,8 +272,11 @@ def test_a_lost_primary_is_reported_again_until_a_node_takes_over(world):
     world.at(5.0, world.crash, 1)
     world.at(30.5, world.promote, 2)
     world.run(40)
-    assert world.times("primary_failure") == [7.0, 17.0, 27.0]
+    assert world.times("primary_failure") == [5.0, 15.0, 25.0]
     assert [e["repeat"] for e in world.named("primary_failure")] == [0, 1, 2]
+    assert [e["armed"] for e in world.named("primary_failure")] == [True, False, False]
+    # the repeats are decided at once (the window is long past)
+    assert [round(e["decide_at"], 1) for e in world.named("primary_failure")][1:] == [15.0, 25.0]
     new = world.named("new_primary")
     assert [(e["node_name"], e["previous_node_name"]) for e in new] == [("node2", "node1")]
     # the rows held while no primary could take them are written on the new one
@@ -282,7 +288,8 @@ def test_a_blip_shorter_than_the_window_is_a_reconnect(world):
     world.at(5.0, world.crash, 1)
     world.at(5.5, world.start, 1)
     world.run(12)
-    assert world.named("primary_failure") == []
+    # armed at the failed check (its run stands down by itself when the primary answers), never lost
+    assert len(world.named("primary_failure")) == 1 and world.named("primary_lost") == []
     reconnect = world.named("repmgrd_upstream_reconnect")
     assert len(reconnect) == 1 and reconnect[0]["seconds"] <= 1.1
     assert (1, "repmgrd_upstream_disconnect", 'unable to connect to upstream node "node1" (ID: 1)') in world.rows
@@ -292,11 +299,12 @@ def test_a_blip_shorter_than_the_window_is_a_reconnect(world):
 def test_a_hung_primary_is_found_by_the_check_and_each_attempt_costs_one_timeout(world):
     world.at(5.0, world.hang, 1)
     world.run(20)
-    disconnect, failure = world.times("repmgrd_upstream_disconnect"), world.times("primary_failure")
+    disconnect, lost = world.times("repmgrd_upstream_disconnect"), world.times("primary_lost")
     assert len(disconnect) == 1 and 6.0 <= disconnect[0] <= 8.1  # the next ping times out (2 s)
+    assert world.times("primary_failure")[0] == disconnect[0]  # armed at the failed check (then repeated)
     # attempts start on schedule, 1 s apart, each waits 2 s: the last ends (3 - 1) x 1 + 2 s after the failed
     # check; the survey of the survivors runs beside the last attempt
-    assert 3.9 <= failure[0] - disconnect[0] <= 4.2
+    assert 3.9 <= lost[0] - disconnect[0] <= 4.2
 
 
 def test_a_primary_that_refuses_new_sessions_is_alive(world):
@@ -330,7 +338,7 @@ def test_an_unexpected_error_is_a_monitor_error_and_the_loop_goes_on(world):
     world.at(8.0, world.crash, 1)
     world.run(14)
     assert "RuntimeError: the survey broke" in world.named("monitor_error")[0]["error"]
-    assert world.times("primary_failure") == [10.0]
+    assert world.times("primary_failure") == [8.0]
 
 
 def test_a_failed_former_primary_running_again_is_a_stale_primary_once(world):
@@ -350,7 +358,7 @@ def test_a_second_failure_after_a_failover_is_failed_over_too(world):
     world.at(20.0, world.crash, 2)
     world.run(25)
     failures = [(e["node_name"], round(e["t"], 1)) for e in world.named("primary_failure")]
-    assert failures == [("node1", 7.0), ("node2", 22.0)]
+    assert failures == [("node1", 5.0), ("node2", 20.0)]
 
 
 def test_a_failover_interrupted_after_the_promotion_is_reported_until_finished(world):

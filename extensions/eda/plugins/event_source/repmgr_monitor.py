@@ -13,6 +13,7 @@ out of the source (an uncaught one would end the whole ansible-rulebook process)
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import os
 import signal
@@ -231,7 +232,8 @@ class RealIO:
                 statements.append((metadata.SET_ACTIVE, (change[2], change[1])))
             else:
                 _kind, node_id, name, details, when = change
-                statements.append((metadata.INSERT_EVENT_AT, (node_id, name, True, details, when)))
+                stamp = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
+                statements.append((metadata.INSERT_EVENT_AT, (node_id, name, True, details, stamp)))
 
         async def run():
             async with await psycopg.AsyncConnection.connect(self.target(text)) as conn:
