@@ -96,7 +96,7 @@ done
 elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 printf '==== demo: failover seen %d.%d s after the primary stopped (polled with ansible) ====\n' \
     $((elapsed_ms / 1000)) $((elapsed_ms % 1000 / 100))
-grep -E "^(node[0-9]+ .*(changed|ok)=|TASK \[(Promote|The other)|msg: no failover)" "$demo/rulebook.log" | head -n 12 || true
+grep -E "TASK \[(pgha.repmgr.repmgr_failover : Promote|Fence the failed|The followers wait)|no failover of" "$demo/rulebook.log" | head -n 12 || true
 
 echo "==== demo: \$ repmgr cluster show ===="
 show node2 events
