@@ -63,7 +63,7 @@ molecule: bootstrap
 	@cd $(ROOT) && if [ -f molecule/default/molecule.yml ]; then \
 		molecule test --scenario-name default; \
 	else \
-		echo 'SKIPPED: no molecule/default/molecule.yml yet'; \
+		echo 'FAILED: no molecule/default/molecule.yml: the molecule stage would test nothing' >&2; exit 1; \
 	fi
 
 lint: bootstrap

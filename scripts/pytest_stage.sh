@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One pytest stage of `make test`: scripts/pytest_stage.sh tests/unit [pytest options]
 #
-# pytest exits 5 when it collects no test. Here a folder with no test file yet is reported as
-# skipped, loudly, and the stage passes; a folder that has test files of which pytest collects
-# none fails, since something (a name, an import, a marker) hides them.
+# pytest exits 5 when it collects no test. A folder with no test file, or test files of which
+# pytest collects none (a name, an import, a marker hides them), fails the stage: a stage that
+# tests nothing must never read as a pass.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,8 +11,8 @@ dir=$1
 shift
 
 if [ -z "$(find "$root/$dir" \( -name 'test_*.py' -o -name '*_test.py' \) -print -quit 2>/dev/null)" ]; then
-    echo "SKIPPED: $dir has no test files (test_*.py) yet"
-    exit 0
+    echo "FAILED: $dir has no test files (test_*.py): a stage of make test that tests nothing is a failure" >&2
+    exit 1
 fi
 
 cd "$root"

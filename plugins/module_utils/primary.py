@@ -176,3 +176,52 @@ def resolve_upstream(records, own_node_id, upstream_node_id=None, upstream_node_
     if upstream.type == NodeType.WITNESS.value:
         raise InvalidOption(option, "names witness %s: a witness cannot be an upstream" % describe(upstream))
     return upstream
+
+
+# -- a whole cluster that is stopped ----------------------------------------------------------------
+
+def describe_stopped(name, node):
+    return "%s: %s, %s, timeline %s, WAL to %s" % (
+        name, "standby" if node["standby"] else "primary", node["state"], node["timeline"], node["lsn_text"])
+
+
+def primary_of_stopped_cluster(nodes):
+    """The node to start as the primary when no node of the cluster runs, from the data directories alone.
+
+    `nodes`: {name: dict(standby=bool (standby.signal), state=pg_controldata's cluster state,
+    clean=bool, timeline=int, lsn=int, lsn_text=str)}. The one node that was a primary (no
+    standby.signal) on the newest timeline is the primary, unless it shut down cleanly and a
+    standby of that timeline holds WAL past its end, or a primary of an older timeline did not
+    shut down cleanly (it may have taken writes after the promotion that made the newer timeline). A standby starts whatever
+    the primary's state. Returns None when no node holds a data directory; anything ambiguous
+    raises PreconditionFailed listing what each node holds, before anything is started.
+    """
+    if not nodes:
+        return None
+    newest = max(node["timeline"] for node in nodes.values())
+    on_newest = sorted(name for name, node in nodes.items() if not node["standby"] and node["timeline"] == newest)
+    problems = []
+    if len(on_newest) != 1:
+        problems.append("%s on the newest timeline %d" % (
+            "no node was a primary" if not on_newest else "%s were all primaries" % " and ".join(on_newest), newest))
+    elif nodes[on_newest[0]]["clean"]:
+        # A clean shutdown ends the primary's WAL at its shutdown checkpoint. After a crash its
+        # WAL goes on past its last checkpoint, and a standby only holds what the primary had
+        # written and sent: it cannot be ahead then, and pg_controldata cannot tell the end.
+        chosen = nodes[on_newest[0]]
+        ahead = sorted(name for name, node in nodes.items()
+                       if node["standby"] and node["timeline"] == newest and node["lsn"] > chosen["lsn"])
+        if ahead:
+            problems.append("%s received WAL past %s's end (%s): a standby is ahead of the primary"
+                            % (", ".join(ahead), on_newest[0], chosen["lsn_text"]))
+    unclean_stale = sorted(name for name, node in nodes.items()
+                           if not node["standby"] and node["timeline"] < newest and not node["clean"])
+    if unclean_stale:
+        problems.append("%s, a primary of an older timeline, did not shut down cleanly while a newer timeline exists "
+                        "(it may hold writes the newer one lacks)" % ", ".join(unclean_stale))
+    if problems:
+        holdings = "; ".join(describe_stopped(name, nodes[name]) for name in sorted(nodes))
+        raise PreconditionFailed("the cluster is stopped and its data directories do not say which node is the "
+                                 "primary: %s. Nothing was started. What each node holds: %s"
+                                 % ("; ".join(problems), holdings))
+    return on_newest[0]

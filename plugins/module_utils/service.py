@@ -15,6 +15,7 @@ import signal
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import datadir, waiting
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption, PreconditionFailed
+from ansible_collections.pgha.repmgr.plugins.module_utils.records import lsn_from_text
 
 STATES = ("started", "stopped", "restarted", "status", "fenced")
 # A server that has not stopped this long after an immediate stop is hung (SIGSTOP, a frozen
@@ -35,11 +36,21 @@ def validate(params):
 
 
 def describe_stop(data):
-    """What pg_controldata says about a stopped data directory, for the module result."""
+    """What pg_controldata says about a stopped data directory, for the module result.
+
+    wal_end is the furthest WAL position the directory is known to hold: its last checkpoint,
+    or (a standby) its minimum recovery point when that is further.
+    """
+    positions = [data.get(key) for key in ("Latest checkpoint location", "Minimum recovery ending location")
+                 if data.get(key) and data.get(key) != "0/0"]
+    wal_end = max(positions, key=lsn_from_text) if positions else None
+    timeline = data.get("Latest checkpoint's TimeLineID")
+    min_timeline = data.get("Min recovery ending loc's timeline")
     return dict(
         cluster_state=data.get("Database cluster state"),
         last_checkpoint_lsn=data.get("Latest checkpoint location"),
-        timeline=int(data["Latest checkpoint's TimeLineID"]) if data.get("Latest checkpoint's TimeLineID") else None,
+        timeline=max(int(timeline or 0), int(min_timeline or 0)) or None,
+        wal_end=wal_end,
         shut_down_cleanly=data.get("Database cluster state") in datadir.CLEAN_SHUTDOWN_STATES,
     )
 
@@ -135,7 +146,7 @@ def manage(params, run_command, checkpoint=None, check_mode=False):
     running = datadir.running_pid(state) is not None
     wanted = params["state"]
     changed = (wanted == "started" and not running) or (wanted == "stopped" and running) or wanted == "restarted"
-    result = dict(changed=changed, was_running=running, running=running)
+    result = dict(changed=changed, was_running=running, running=running, standby_signal=state.standby_signal)
     if check_mode or wanted == "status":
         if not running:
             result.update(describe_stop(datadir.controldata(bindir, path, run_command)))

@@ -112,9 +112,19 @@ last_checkpoint_lsn:
   returned: when stopped
   type: str
 timeline:
-  description: That checkpoint's timeline.
+  description: That checkpoint's timeline (or the minimum recovery point's, when later).
   returned: when stopped
   type: int
+wal_end:
+  description: The furthest WAL position the stopped data directory holds (last checkpoint, or minimum recovery point).
+  returned: when stopped
+  type: str
+  sample: 0/3000060
+standby_signal:
+  description: Whether the data directory has C(standby.signal) (it starts as a standby).
+  returned: always
+  type: bool
+  sample: true
 killed:
   description: With O(state=fenced), whether the server was hung and its processes were killed.
   returned: when O(state=fenced)

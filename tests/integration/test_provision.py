@@ -315,3 +315,67 @@ def test_a_stopped_primary_is_started_only_when_some_node_confirms_it(failed_ove
     finally:
         node2.start()
         cluster.wait_until(lambda: not node2.in_recovery(), what="node2 is back as the primary")
+
+
+# -- a whole cluster stopped comes back in one run ---------------------------------------------
+
+restart_cluster = cluster_fixture("provision-restart", 3, build=None, port=55603, first_octet=67)
+
+
+@pytest.fixture()
+def restartable(restart_cluster, console_for, tmp_path_factory) -> Provisioned:
+    """A freshly provisioned cluster for each test: each one stops all of it its own way."""
+    restart_cluster.destroy()
+    restart_cluster.prepare()
+    return provision_from_scratch(restart_cluster, console_for, tmp_path_factory)
+
+
+def every_node_back(cluster):
+    node1, node2, node3 = cluster.nodes
+    assert [node.in_recovery() for node in cluster.nodes] == [False, True, True]
+    cluster.wait_streaming(node2, node1)
+    cluster.wait_streaming(node3, node1)
+    node1.sql("CREATE TABLE IF NOT EXISTS restart_probe (id int)")
+    node1.sql("INSERT INTO restart_probe VALUES (1)")
+    cluster.wait_until(lambda: node3.sql("SELECT count(*) FROM restart_probe") == [(1,)],
+                       what="a row written on node1 reaches node3")
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_a_stopped_cluster_comes_back_in_one_run(restartable, mode):
+    """Maintenance (fast) or a power cut (immediate) of every node: provision decides from the data directories."""
+    cluster, console = restartable.cluster, restartable.console
+    metadata_before = nodes_table(cluster.nodes[0])
+    for node in reversed(cluster.nodes):
+        node.stop(mode=mode)
+
+    run = console.provision()
+
+    assert run.rc == 0 and run.failed() == 0, run.output
+    every_node_back(cluster)
+    # the starts are the only changes; the metadata is as it was
+    assert {host: counts["changed"] for host, counts in run.recap.items()} == {"node1": 1, "node2": 1, "node3": 1}
+    assert nodes_table(cluster.nodes[0]) == metadata_before
+
+
+def test_a_stopped_cluster_with_two_primaries_on_the_newest_timeline_is_refused_and_nothing_starts(restartable):
+    cluster, console = restartable.cluster, restartable.console
+    node1, node2, _node3 = cluster.nodes
+    for node in reversed(cluster.nodes):
+        node.stop(mode="fast")
+    (node2.datadir / "standby.signal").unlink()  # node2 would now start as a primary too
+    try:
+        run = console.provision()
+
+        assert run.rc != 0
+        assert said(run, "node1 and node2 were all primaries on the newest timeline 1"), run.output
+        assert said(run, "Nothing was started. What each node holds: node1: primary, shut down, timeline 1"), \
+            run.output
+        assert not any(node.is_running() for node in cluster.nodes), "something was started"
+    finally:
+        (node2.datadir / "standby.signal").write_text("")
+        cluster.os_user.chown(node2.datadir / "standby.signal")
+    run = console.provision()
+    assert run.rc == 0 and run.failed() == 0, run.output
+    every_node_back(cluster)
+    assert node1.in_recovery() is False

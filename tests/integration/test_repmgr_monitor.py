@@ -163,6 +163,22 @@ def test_a_hung_primary_is_found_by_the_check(cluster, inventory):
         cluster.wait_streaming(standby, node1)
 
 
+def test_the_query_check_finds_a_hung_primary(cluster, inventory):
+    """connection_check_type: query runs SELECT 1 on the held session: a frozen server does not answer it."""
+    node1 = cluster.nodes[0]
+    with source(cluster, connection_check_type="query") as run:
+        run.wait_for("repmgrd_start", 30)
+        node1.hang(whole_server=True)
+        try:
+            run.wait_for("repmgrd_upstream_disconnect", 15, "node1")
+            run.wait_for("primary_lost", 15, "node1")
+        finally:
+            node1.resume()
+        run.wait_for("repmgrd_upstream_reconnect", 20, "node1")
+    for standby in cluster.nodes[1:]:
+        cluster.wait_streaming(standby, node1)
+
+
 def test_standby_loss_and_return_and_all_nodes_down(cluster, inventory):
     node1, node2, node3 = cluster.nodes
     with source(cluster) as run:

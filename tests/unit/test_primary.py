@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from builders import down, record, seen
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import primary
+from ansible_collections.pgha.repmgr.plugins.module_utils.errors import PreconditionFailed
 
 BEFORE = (record(1, "primary"), record(2), record(3))
 AFTER = (record(1, "primary", active=False), record(2, "primary"), record(3, upstream=2))
@@ -54,3 +56,55 @@ def test_active_primary_needs_exactly_one_active_primary_record():
     assert primary.active_primary(BEFORE).node_id == 1
     assert primary.active_primary((record(1, "primary", active=False), record(2))) is None
     assert primary.active_primary((record(1, "primary"), record(2, "primary"))) is None
+
+
+# -- a whole cluster stopped: the primary from the data directories ---------------------------------
+
+def stopped(standby=False, state=None, timeline=1, lsn="0/3000060"):
+    from ansible_collections.pgha.repmgr.plugins.module_utils.records import lsn_from_text
+
+    state = state or ("shut down in recovery" if standby else "shut down")
+    return dict(standby=standby, state=state, clean=state.startswith("shut down"), timeline=timeline,
+                lsn=lsn_from_text(lsn), lsn_text=lsn)
+
+
+def test_a_cleanly_stopped_cluster_restarts_from_its_primary():
+    nodes = dict(node1=stopped(), node2=stopped(standby=True), node3=stopped(standby=True))
+    assert primary.primary_of_stopped_cluster(nodes) == "node1"
+    assert primary.primary_of_stopped_cluster({}) is None
+
+
+def test_a_crashed_primary_with_no_newer_timeline_is_the_primary():
+    """pg_ctl -m immediate stop of every node: the primary is 'in production', and still the primary."""
+    nodes = dict(node1=stopped(state="in production"), node2=stopped(standby=True, state="in archive recovery"),
+                 node3=stopped(standby=True, state="in archive recovery"))
+    assert primary.primary_of_stopped_cluster(nodes) == "node1"
+
+
+def test_after_a_failover_the_newest_timeline_decides_and_a_clean_former_primary_is_stale():
+    nodes = dict(node1=stopped(timeline=1, lsn="0/5000000"), node2=stopped(timeline=2),
+                 node3=stopped(standby=True, timeline=2))
+    assert primary.primary_of_stopped_cluster(nodes) == "node2"
+
+
+@pytest.mark.parametrize("nodes, reason", [
+    (dict(node1=stopped(), node2=stopped()), "node1 and node2 were all primaries on the newest timeline 1"),
+    (dict(node1=stopped(standby=True), node2=stopped(standby=True)), "no node was a primary on the newest timeline"),
+    (dict(node1=stopped(lsn="0/3000060"), node2=stopped(standby=True, lsn="0/4000000")),
+     "node2 received WAL past node1's end (0/3000060): a standby is ahead of the primary"),
+    (dict(node1=stopped(state="in production", timeline=1), node2=stopped(timeline=2)),
+     "node1, a primary of an older timeline, did not shut down cleanly"),
+], ids=["two-primaries", "no-primary", "standby-ahead", "unclean-stale-primary"])
+def test_an_ambiguous_stopped_cluster_is_refused_with_what_each_node_holds(nodes, reason):
+    with pytest.raises(PreconditionFailed) as error:
+        primary.primary_of_stopped_cluster(nodes)
+    assert reason in str(error.value)
+    assert "Nothing was started. What each node holds: node1: " in str(error.value)
+
+
+def test_after_a_crash_of_every_node_the_standbys_recovery_points_may_pass_the_primarys_last_checkpoint():
+    """pg_ctl -m immediate stop: the primary's pg_controldata shows its last checkpoint, not its WAL's end."""
+    nodes = dict(node1=stopped(state="in production", lsn="0/2000110"),
+                 node2=stopped(standby=True, state="in archive recovery", lsn="0/20001B0"),
+                 node3=stopped(standby=True, state="in archive recovery", lsn="0/3000050"))
+    assert primary.primary_of_stopped_cluster(nodes) == "node1"
