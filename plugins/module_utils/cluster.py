@@ -253,6 +253,8 @@ def cluster_info(params, conn, ctx):
         warnings_detected=list(view.show.warnings),
         exit_code=view.show.exit_code,
     )
+    pause = metadata.read_pause_state(conn)
+    result.update(failover_paused=pause["paused"], failover_paused_since=pause["since"] if pause["paused"] else None)
     if wants_events(params):
         limit = None if params["all"] else params["limit"]
         events = metadata.read_events(conn, node_id=params["node_id"], node_name=params["node_name"],
@@ -260,8 +262,37 @@ def cluster_info(params, conn, ctx):
         result["events"] = events
         result["event_table"] = tables.format_event_table(events)
         result["cluster_event"] = "\n".join(result["event_table"]).rstrip("\n")
+    if params.get("replication_status"):
+        # repmgrd's monitoring_history rows (the monitor's monitoring_history: true), newest per standby
+        result["replication_status"] = metadata.read_replication_status(conn)
     query = compile_query(params.get("query"))
     if query is not None:
         result["query_result"] = query.search(result)
     result["queries"] = []  # reads only
     return result
+
+
+def recorded_primary_of_standbys(results):
+    """(name, timelines) when only standbys answer and all their metadata copies record one active primary (pure).
+
+    `results` are repmgr_cluster_info results keyed by the node each was read through. Returns
+    (None, ()) when a node answers as a primary (the live rule decides then), when no node
+    answers, when the copies disagree, or when the recorded primary itself answers. `timelines`
+    are the answering standbys' own timelines.
+    """
+    recorded, timelines = set(), []
+    for name, result in results.items():
+        rows = views_of(result)
+        own = next((row for row in rows if row.node_name == name and row.reachable), None)
+        if own is None:
+            continue
+        if own.in_recovery is not True:
+            return None, ()
+        timelines.append(own.timeline)
+        recorded.add(tuple(sorted(row.node_name for row in rows if row.type == "primary" and row.active)))
+        if any(row.reachable for row in rows if row.type == "primary" and row.active):
+            return None, ()
+    if len(recorded) != 1:
+        return None, ()
+    (names,) = recorded
+    return (names[0], tuple(timelines)) if len(names) == 1 else (None, ())

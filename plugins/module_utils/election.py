@@ -134,6 +134,19 @@ def visibility_consensus(sightings):
     return None
 
 
+def pause_gate(paused_on):
+    """No failover while automatic failover is paused (repmgr service pause), whatever else holds.
+
+    `paused_on`: the survivors whose own copy of the metadata says it is paused. One is enough:
+    the switch is written on the primary and replicated, so a copy that does not show it yet
+    only lags; a DBA's pause is never overruled by a lagging copy.
+    """
+    if paused_on:
+        return ("automatic failover is paused (as the metadata of %s says): nothing is done until "
+                "pgha.repmgr.unpause" % ", ".join(sorted(paused_on)))
+    return None
+
+
 def has_quorum(visible_count, sharing_count):
     """repmgr's rule: the visible nodes must be more than half of those that shared the upstream."""
     return visible_count > sharing_count / 2.0
@@ -292,10 +305,14 @@ def elect_from_views(views, failed_node, fresh_within):
         return dict(Election(CANCELLED, "node %s is not in the metadata (known: %s)"
                              % (failed_node, ", ".join(describe(r) for r in truth.records))).as_dict(), **extra)
     live = truth.record(truth.primary_id) if truth.primary_id is not None else None
+    paused = pause_gate([name for name, rows in rows_by_node.items()
+                         if any(row.node_name == name and row.failover_paused for row in rows)])
     extra.update(failed_node_id=failed.node_id, failed_node_name=failed.node_name,
                  live_primary=live.node_name if live else None,
                  voting_term=max([row.voting_term for rows in rows_by_node.values() for row in rows
                                   if row.voting_term is not None] or [None], key=lambda t: t or 0))
+    if paused:
+        return dict(Election(CANCELLED, paused).as_dict(), **extra)
     sightings = {}
     for name, rows in rows_by_node.items():
         own = next((row for row in rows if row.node_name == name), None)

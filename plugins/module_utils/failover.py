@@ -45,7 +45,7 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     Timeout,
     require_node_id,
 )
-from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome
+from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome, record_diff
 from ansible_collections.pgha.repmgr.plugins.module_utils.primary import active_primary
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
     NodeType,
@@ -333,6 +333,7 @@ def promote_for_failover(params, conn, ctx):
         voters.connect_all(conn)
         voters.lock()
         voters.check_term(params.get("voting_term"))
+        stand_down_if_paused(conn)
         stand_down_if_others(voters)
         details = REPMGRD_FAILOVER_PROMOTE % (me.node_name, me.node_id, failed.node_name, failed.node_id)
         events = [dict(node_id=me.node_id, event="repmgrd_failover_promote", details=details)]
@@ -340,6 +341,8 @@ def promote_for_failover(params, conn, ctx):
             events.insert(0, dict(node_id=me.node_id, event="standby_promote",
                                   details=promote.STANDBY_PROMOTE % (me.node_name, me.node_id)))
         result.update(changed=not params.get("decide_only"), events=events if not params.get("decide_only") else [])
+        if not params.get("decide_only"):
+            result.diff = record_diff(me, type=NodeType.PRIMARY.value, upstream_node_id=None, active=True)
         if ctx.check_mode:
             return result
         undo = None
@@ -354,6 +357,7 @@ def promote_for_failover(params, conn, ctx):
             # the last look: an attempt started now, and every voter's WAL receiver
             stand_down_if_back(failed, failed_primary_answers(failed, ctx))
             voters.check_primary_gone(params["fresh_within"])
+            stand_down_if_paused(conn)
             stand_down_if_others(voters)
         except StoodDown:
             if undo is not None:
@@ -373,6 +377,14 @@ def promote_for_failover(params, conn, ctx):
         describe(me), "promoted to primary" if result["promoted"] else "adopted as the primary (promoted earlier)",
         describe(failed), result["voting_term"])
     return result
+
+
+def stand_down_if_paused(conn):
+    """A pause written after the election read the views (a switchover pausing first) still stops the promotion."""
+    pause = metadata.read_pause_state(conn)
+    if pause["paused"]:
+        raise StoodDown("automatic failover was paused at %s: not promoting (pgha.repmgr.unpause resumes it)"
+                        % pause["since"])
 
 
 def stand_down_if_others(voters):

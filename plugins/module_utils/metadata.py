@@ -83,6 +83,19 @@ SELECT_EVENTS = (
     "FROM repmgr.events e LEFT JOIN repmgr.nodes n ON e.node_id = n.node_id"
 )
 
+# The switch that pauses automatic failover for the whole cluster (repmgr service pause/unpause):
+# the newest of these two events. Written on the primary, it is in every node's copy of
+# repmgr.events, so every monitor and every failover run reads the same switch, and it survives
+# restarts of monitors and servers alike.
+FAILOVER_PAUSED = "pgha_failover_paused"
+FAILOVER_UNPAUSED = "pgha_failover_unpaused"
+SELECT_PAUSE_STATE = (
+    "SELECT event = 'pgha_failover_paused', "
+    "to_char(event_timestamp, 'YYYY-MM-DD HH24:MI:SS'), details "
+    "FROM repmgr.events WHERE event IN ('pgha_failover_paused', 'pgha_failover_unpaused') "
+    "ORDER BY event_timestamp DESC LIMIT 1"
+)
+
 INIT_VOTING_TERM = (
     "INSERT INTO repmgr.voting_term (term) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM repmgr.voting_term)"
 )
@@ -95,6 +108,46 @@ SELECT_VOTING_TERM = "SELECT term FROM repmgr.voting_term"
 REPLACE_ALL_NODES = ("SET CONSTRAINTS ALL DEFERRED", "TRUNCATE repmgr.nodes")
 
 NODES_TABLE_EXISTS = "SELECT to_regclass('repmgr.nodes') IS NOT NULL"
+
+# -- repmgr.monitoring_history: repmgrd's monitoring_history=yes, repmgr cluster cleanup ----------
+
+# add_monitoring_record() (repmgr's dbutils.c): one row per standby and monitor interval, on the primary.
+# Lags are bytes: replication_lag = primary's current LSN - standby's received LSN, apply_lag = received -
+# replayed (neither below 0).
+INSERT_MONITORING_RECORD = (
+    "INSERT INTO repmgr.monitoring_history (primary_node_id, standby_node_id, last_monitor_time, "
+    "last_apply_time, last_wal_primary_location, last_wal_standby_location, replication_lag, apply_lag) "
+    "VALUES (%s, %s, %s, %s, %s::pg_lsn, %s::pg_lsn, %s, %s)"
+)
+
+# The view repmgr.replication_status (each standby's newest row, joined to its node record), every column;
+# timestamps, LSNs and intervals as PostgreSQL spells them.
+REPLICATION_STATUS_COLUMNS = (
+    "primary_node_id", "standby_node_id", "standby_name", "node_type", "active", "last_monitor_time",
+    "last_wal_primary_location", "last_wal_standby_location", "replication_lag", "replication_time_lag",
+    "apply_lag", "communication_time_lag",
+)
+SELECT_REPLICATION_STATUS = (
+    "SELECT primary_node_id, standby_node_id, standby_name, node_type, active, last_monitor_time::text, "
+    "last_wal_primary_location::text, last_wal_standby_location::text, replication_lag, "
+    "replication_time_lag::text, apply_lag, communication_time_lag::text "
+    "FROM repmgr.replication_status ORDER BY standby_node_id"
+)
+
+# repmgr cluster cleanup (get_number_of_monitoring_records_to_delete(), delete_monitoring_records()):
+# the rows at least keep_history days old, of one standby when --node-id is given; with neither a
+# number of days nor a node, the whole table is truncated. Then the table is vacuumed.
+_MONITORING_RECORDS_TO_DELETE = (
+    " FROM repmgr.monitoring_history "
+    "WHERE pg_catalog.age(pg_catalog.now(), last_monitor_time) >= pg_catalog.make_interval(days => %s)"
+)
+_OF_STANDBY = " AND standby_node_id = %s"
+COUNT_MONITORING_RECORDS = "SELECT pg_catalog.count(*)" + _MONITORING_RECORDS_TO_DELETE
+COUNT_MONITORING_RECORDS_OF_NODE = COUNT_MONITORING_RECORDS + _OF_STANDBY
+DELETE_MONITORING_RECORDS = "DELETE" + _MONITORING_RECORDS_TO_DELETE
+DELETE_MONITORING_RECORDS_OF_NODE = DELETE_MONITORING_RECORDS + _OF_STANDBY
+TRUNCATE_MONITORING_HISTORY = "TRUNCATE TABLE repmgr.monitoring_history"
+VACUUM_MONITORING_HISTORY = "VACUUM repmgr.monitoring_history"
 
 
 def node_record_from_row(row):
@@ -253,6 +306,21 @@ def read_events(conn, node_id=None, node_name=None, event=None, limit=20):
         ]
 
 
+def pause_state_from_rows(rows):
+    """dict(paused, since, details) from SELECT_PAUSE_STATE's rows (no row: never paused)."""
+    if not rows:
+        return dict(paused=False, since=None, details=None)
+    paused, since, details = rows[0]
+    return dict(paused=bool(paused), since=since, details=details)
+
+
+def read_pause_state(conn):
+    """Whether automatic failover is paused, as this node's copy of repmgr.events says."""
+    with conn.cursor() as cur:
+        cur.execute(SELECT_PAUSE_STATE)
+        return pause_state_from_rows(cur.fetchall())
+
+
 def init_voting_term(cur):
     """Seed voting_term with term 1 when it has no row; True when a row was written.
 
@@ -282,3 +350,47 @@ def increment_voting_term(cur):
     cur.execute(INCREMENT_VOTING_TERM)
     row = cur.fetchone()
     return row[0] if row else None
+
+
+def write_monitoring_record(cur, primary_node_id, standby_node_id, last_monitor_time, last_apply_time,
+                            primary_lsn, standby_lsn, replication_lag, apply_lag):
+    """Insert one repmgr.monitoring_history row (LSNs as text, lags in bytes). Must run on the primary."""
+    cur.execute(INSERT_MONITORING_RECORD, (primary_node_id, standby_node_id, last_monitor_time, last_apply_time,
+                                           primary_lsn, standby_lsn, replication_lag, apply_lag))
+
+
+def read_replication_status(conn):
+    """The rows of the view repmgr.replication_status, as dicts of its columns, by standby node ID."""
+    with conn.cursor() as cur:
+        cur.execute(SELECT_REPLICATION_STATUS)
+        return [dict(zip(REPLICATION_STATUS_COLUMNS, row)) for row in cur.fetchall()]
+
+
+def monitoring_cleanup_statements(keep_history, node_id=None):
+    """(count sql, delete sql, params) of repmgr cluster cleanup --keep-history=N [--node-id=ID].
+
+    As repmgr: TRUNCATE when neither a number of days nor a node is given (the count still only
+    counts rows whose time has come, so rows stamped in the future alone are "nothing to delete").
+    """
+    if node_id is not None:
+        return COUNT_MONITORING_RECORDS_OF_NODE, DELETE_MONITORING_RECORDS_OF_NODE, (keep_history, node_id)
+    if keep_history > 0:
+        return COUNT_MONITORING_RECORDS, DELETE_MONITORING_RECORDS, (keep_history,)
+    return COUNT_MONITORING_RECORDS, TRUNCATE_MONITORING_HISTORY, (keep_history,)
+
+
+def count_monitoring_records_to_delete(conn, keep_history, node_id=None):
+    count_sql, _delete_sql, params = monitoring_cleanup_statements(keep_history, node_id)
+    with conn.cursor() as cur:
+        cur.execute(count_sql, params)
+        return cur.fetchone()[0]
+
+
+def delete_monitoring_records(cur, keep_history, node_id=None):
+    """Delete what cluster cleanup deletes; the number of rows deleted (None after a TRUNCATE)."""
+    _count_sql, delete_sql, params = monitoring_cleanup_statements(keep_history, node_id)
+    if delete_sql == TRUNCATE_MONITORING_HISTORY:
+        cur.execute(delete_sql)
+        return None
+    cur.execute(delete_sql, params)
+    return cur.rowcount

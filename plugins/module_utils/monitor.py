@@ -25,6 +25,11 @@ What it does, in repmgrd's terms:
   repmgrd_upstream_disconnect / repmgrd_upstream_reconnect, standby_failure / standby_recovery
   (marking the node inactive / active, as repmgrd does), repmgrd_shutdown. Rows that happen
   while no primary can take them wait, with their time, until one can.
+- With monitoring_history (repmgrd's monitoring_history=yes), it writes each monitor interval,
+  while the primary answers, one repmgr.monitoring_history row per standby that answers, with
+  what that standby's repmgrd would write (monitoring_records()). They are sent in the background
+  (watching the primary never waits for them) and never held: a row that cannot be written is
+  dropped, and the next interval writes fresh ones.
 - It never dies: a bad conninfo in the metadata is a `monitor_error` event and the node is
   skipped; any unexpected error is a `monitor_error`, and the loop goes on.
 """
@@ -58,6 +63,7 @@ DEFAULTS = dict(
     cluster="default",
     failure_repeat_interval=None,
     write_events=True,
+    monitoring_history=False,
 )
 # A repeated primary_failure starts a playbook run; rulesets run them one after another. Repeats
 # faster than a run takes would pile up runs that each find nothing to do.
@@ -76,6 +82,10 @@ STANDBY_FAILURE = "standby_failure"
 STANDBY_RECOVERY = "standby_recovery"
 STALE_PRIMARY = "stale_primary"
 MONITOR_ERROR = "monitor_error"
+# automatic failover paused / unpaused (pgha.repmgr.pause), as a survey first shows it
+FAILOVER_PAUSED = "failover_paused"
+FAILOVER_UNPAUSED = "failover_unpaused"
+PRIMARY_FAILURE_PAUSED = "primary_failure_paused"  # the primary is lost while paused: nothing is done
 REPMGRD_SHUTDOWN = "repmgrd_shutdown"
 
 # repmgr.events detail texts, as repmgrd writes them (repmgrd-physical.c).
@@ -91,6 +101,10 @@ SHUTDOWN_TEXT = "TERM signal received"
 # What the loop asks the I/O to write on the primary (MonitorIO.write).
 WRITE_EVENT = "event"  # (WRITE_EVENT, node_id, event, details, when): a repmgr.events row
 WRITE_ACTIVE = "active"  # (WRITE_ACTIVE, node_id, active): a repmgr.nodes record's active flag
+# (WRITE_HISTORY, primary_node_id, standby_node_id, last_monitor_time, last_apply_time, primary_lsn,
+#  standby_lsn, replication_lag, apply_lag): a repmgr.monitoring_history row (times in seconds since the
+#  epoch, last_apply_time None when unknown; LSNs as text; lags in bytes)
+WRITE_HISTORY = "history"
 
 
 # -- settings -------------------------------------------------------------------------------------
@@ -108,6 +122,7 @@ class Settings:
     connect_timeout: int
     failure_repeat_interval: Optional[float] = None
     write_events: bool = True
+    monitoring_history: bool = False
 
     def conninfo_for(self, record):
         """How the monitor reaches a node: its own path when given (node_conninfo), else the metadata's."""
@@ -166,8 +181,9 @@ def settings_from_args(args):
     if values["connection_check_type"] not in CHECK_TYPES:
         raise InvalidOption("connection_check_type", "must be one of %s (got %r)"
                             % (", ".join(CHECK_TYPES), values["connection_check_type"]))
-    if not isinstance(values["write_events"], bool):
-        raise InvalidOption("write_events", "must be true or false (got %r)" % (values["write_events"],))
+    for name in ("write_events", "monitoring_history"):
+        if not isinstance(values[name], bool):
+            raise InvalidOption(name, "must be true or false (got %r)" % (values[name],))
     node_conninfo = args.get("node_conninfo") or {}
     if not isinstance(node_conninfo, dict) or not all(isinstance(v, str) and v for v in node_conninfo.values()):
         raise InvalidOption("node_conninfo", "must map node names to conninfo strings (got %r)" % (node_conninfo,))
@@ -175,7 +191,8 @@ def settings_from_args(args):
                     cluster=str(values["cluster"]), monitor_interval=values["monitor_interval"],
                     reconnect_attempts=values["reconnect_attempts"], reconnect_interval=values["reconnect_interval"],
                     connection_check_type=values["connection_check_type"], connect_timeout=values["connect_timeout"],
-                    failure_repeat_interval=values["failure_repeat_interval"], write_events=values["write_events"])
+                    failure_repeat_interval=values["failure_repeat_interval"], write_events=values["write_events"],
+                    monitoring_history=values["monitoring_history"])
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -283,6 +300,37 @@ def _runs(observation):
     return bool(observation is not None and observation.connected and observation.in_recovery is False)
 
 
+def monitoring_records(truth, observations, when):
+    """repmgr.monitoring_history rows (WRITE_HISTORY) for this survey: what each standby's repmgrd would write.
+
+    repmgrd (update_monitoring_history) writes from every standby whose server it reaches, once
+    per monitor interval, on the primary: the primary's current LSN, the standby's received LSN
+    (0/0 when it has received none) and, in bytes, replication_lag = primary - received and
+    apply_lag = received - replayed (0 when negative), stamped with the standby's own clock and
+    the time of its last replayed transaction. A standby that answers but does not stream gets
+    its row too: its lag grows, which is what a dashboard must show. No primary LSN, no rows.
+    `when` stands in for a standby clock the survey did not read.
+    """
+    primary_id = truth.primary_id
+    primary = observations.get(primary_id) if primary_id is not None else None
+    if primary is None or not primary.connected or primary.in_recovery is not False or primary.current_lsn is None:
+        return []
+    rows = []
+    for record in truth.records:
+        observation = observations.get(record.node_id)
+        if record.node_id == primary_id or record.type != NodeType.STANDBY.value:
+            continue
+        if observation is None or not observation.connected or observation.in_recovery is not True:
+            continue
+        received = observation.received_lsn or 0
+        replayed = observation.replayed_lsn or 0
+        rows.append((WRITE_HISTORY, primary_id, record.node_id,
+                     observation.server_time if observation.server_time is not None else when,
+                     observation.last_replay_time, lsn_to_text(primary.current_lsn), lsn_to_text(received),
+                     max(primary.current_lsn - received, 0), max(received - replayed, 0)))
+    return rows
+
+
 def retry_offsets(settings):
     """Seconds after the failed check at which repmgrd's further attempts start."""
     return [k * settings.reconnect_interval for k in range(1, settings.reconnect_attempts)]
@@ -339,6 +387,10 @@ class Monitor:
         self.marked = set()  # (node_id, change) already reported, until the metadata shows it
         self.observations = {}
         self.truth = None
+        self.said_paused = set()  # failed node_ids for which primary_failure_paused was reported
+        self.was_paused = None  # the pause switch as the last survey showed it (None: not known yet)
+        self.history_failing = False  # the last monitoring_history write failed (reported once)
+        self.history_task = None  # the monitoring_history rows on their way to the primary
 
     # small helpers
 
@@ -392,7 +444,17 @@ class Monitor:
             self.records = truth.records
         await self.report_invalid_conninfo(observations)
         await self.report_stale(truth)
+        await self.report_pause()
         return truth
+
+    async def report_pause(self):
+        """failover_paused / failover_unpaused when the switch flips (at start: when it is paused)."""
+        paused = self.paused()
+        if paused != bool(self.was_paused) or (self.was_paused is None and paused):
+            await self.emit(FAILOVER_PAUSED if paused else FAILOVER_UNPAUSED,
+                            detail="automatic failover is paused: a lost primary is reported, not failed over"
+                            if paused else "automatic failover runs again")
+        self.was_paused = paused
 
     async def report_invalid_conninfo(self, observations):
         for node_id, observation in observations.items():
@@ -470,6 +532,8 @@ class Monitor:
             await self.io.sleep(self.s.monitor_interval)
 
     async def shutdown(self):
+        if self.history_task is not None and not self.history_task.done():
+            self.history_task.cancel()
         if self.primary is not None:
             self.queue_rows((self.primary.node_id, REPMGRD_SHUTDOWN, SHUTDOWN_TEXT))
         try:
@@ -547,6 +611,38 @@ class Monitor:
             await self.mark_standbys(truth)
         await self.report_unfinished(truth)
         await self.flush()
+        if truth.primary_id == self.primary.node_id:
+            await self.write_history(truth)
+
+    async def write_history(self, truth):
+        """monitoring_history=yes: send this interval's rows to the primary, in one transaction, in the background.
+
+        As repmgrd, which sends them without waiting for the result: the loop goes straight back
+        to watching the primary (a primary that hangs during the write is noticed as soon as
+        ever), and a row that cannot be written is not kept (the next interval has fresher
+        ones). While the last interval's rows are still on their way (a slow primary), this
+        interval's are skipped.
+        """
+        if not self.s.monitoring_history:
+            return
+        if self.history_task is not None and not self.history_task.done():
+            return
+        rows = monitoring_records(truth, self.observations, self.io.wall())
+        if rows:
+            self.history_task = asyncio.ensure_future(self.send_history(self.s.conninfo_for(self.primary), rows))
+
+    async def send_history(self, conninfo, rows):
+        """Write the rows; the first failure after a success is one monitor_error (repmgrd logs each one)."""
+        try:
+            await self.io.write(conninfo, rows)
+        except Exception as error:  # pylint: disable=broad-except
+            if not self.history_failing:
+                self.history_failing = True
+                await self.emit(MONITOR_ERROR, self.primary, option="monitoring_history",
+                                error="monitoring_history rows could not be written on the primary: %s: %s; "
+                                      "tried again every monitor interval" % (type(error).__name__, error))
+            return
+        self.history_failing = False
 
     async def switch_to(self, node_id):
         previous = self.primary
@@ -574,9 +670,25 @@ class Monitor:
     async def report_unfinished(self, truth):
         failed = unfinished_failover(truth, self.observations)
         if failed is not None and self.due(failed.node_id):
-            await self.report_failure(failed, reason="unfinished",
-                                      detail="node %s runs as the primary, but the failover of %s is not finished"
-                                      % (describe(truth.record(truth.primary_id)), describe(failed)))
+            detail = ("node %s runs as the primary, but the failover of %s is not finished"
+                      % (describe(truth.record(truth.primary_id)), describe(failed)))
+            if not await self.hold_while_paused(failed, detail):
+                await self.report_failure(failed, reason="unfinished", detail=detail)
+
+    def paused(self):
+        """Automatic failover is paused, as a node's own metadata copy said at the last survey (one is enough)."""
+        return any(obs.connected and obs.failover_paused for obs in self.observations.values())
+
+    async def hold_while_paused(self, failed, detail):
+        """True while paused: no primary_failure, one primary_failure_paused for people (repmgrd: degraded)."""
+        if not self.paused():
+            self.said_paused.discard(failed.node_id)
+            return False
+        if failed.node_id not in self.said_paused:
+            self.said_paused.add(failed.node_id)
+            await self.emit(PRIMARY_FAILURE_PAUSED, failed, detail=detail + "; automatic failover is paused: nothing "
+                            "is done until pgha.repmgr.unpause")
+        return True
 
     def due(self, node_id):
         last = self.reported_failure.get(node_id)
@@ -642,9 +754,10 @@ class Monitor:
         await self.emit(UPSTREAM_DISCONNECT, failed, reconnect_attempts=self.s.reconnect_attempts,
                         reconnect_interval=self.s.reconnect_interval, detection_window=self.s.detection_window)
         self.queue_rows((failed.node_id, UPSTREAM_DISCONNECT, DISCONNECT_TEXT % (failed.node_name, failed.node_id)))
-        await self.report_failure(failed, reason="unreachable", armed=True,
-                                  detail="node %s did not answer a check: the failover decides at the end of the "
-                                         "retry window, %s s from now" % (describe(failed), self.s.detection_window))
+        if not await self.hold_while_paused(failed, "node %s did not answer a check" % describe(failed)):
+            await self.report_failure(failed, reason="unreachable", armed=True,
+                                      detail="node %s did not answer a check: the failover decides at the end of the "
+                                             "retry window, %s s from now" % (describe(failed), self.s.detection_window))
         window = asyncio.ensure_future(self.retry_window(started))
         survey = None
         try:
@@ -692,10 +805,11 @@ class Monitor:
             if truth.primary_id is not None:
                 await self.switch_to(truth.primary_id)
                 return
+            detail = "node %s is still unreachable and no node has taken over" % describe(failed)
+            if await self.hold_while_paused(failed, detail):
+                continue
             if self.due(failed.node_id):
-                await self.report_failure(failed, reason="unreachable",
-                                          detail="node %s is still unreachable and no node has taken over"
-                                          % describe(failed), first_failure=started)
+                await self.report_failure(failed, reason="unreachable", detail=detail, first_failure=started)
 
     # writing what happened
 

@@ -59,6 +59,7 @@ class NodeView:
     wal_receiver_upstream_node_id: Optional[int] = None  # the node whose host and port the receiver streams from
     wal_receiver_last_msg_age: Optional[float] = None
     voting_term: Optional[int] = None
+    failover_paused: Optional[bool] = None  # this node's copy of the pause switch
     error: Optional[str] = None
 
     @classmethod
@@ -98,6 +99,7 @@ class NodeView:
             wal_receiver_upstream_node_id=seen(wal_receiver_upstream_node_id) if observation else None,
             wal_receiver_last_msg_age=seen(observation.wal_receiver_last_msg_age) if observation else None,
             voting_term=seen(observation.voting_term) if observation else None,
+            failover_paused=seen(observation.failover_paused) if observation else None,
             error=observation.error if observation else None,
         )
 
@@ -129,7 +131,8 @@ class NodeView:
             replayed_lsn=lsn_from_text(self.replayed_lsn), current_lsn=lsn_from_text(self.current_lsn),
             wal_receiver_streaming=self.wal_receiver_streaming, wal_receiver_upstream=self.wal_receiver_upstream,
             wal_receiver_sender_port=self.wal_receiver_sender_port,
-            wal_receiver_last_msg_age=self.wal_receiver_last_msg_age, voting_term=self.voting_term)
+            wal_receiver_last_msg_age=self.wal_receiver_last_msg_age, voting_term=self.voting_term,
+            failover_paused=self.failover_paused)
 
 
 def views_of(result) -> list:

@@ -26,6 +26,15 @@ except ImportError:
     psycopg = None
 
 
+# What a standby's repmgrd reads for its monitoring_history row besides the LSNs (get_replication_info()
+# in repmgr's dbutils.c): the server's CURRENT_TIMESTAMP and the time of its last replayed transaction
+# (NULL on a server that has replayed none), as seconds since the epoch.
+SERVER_CLOCKS = (
+    "SELECT EXTRACT(epoch FROM CURRENT_TIMESTAMP)::float8, "
+    "EXTRACT(epoch FROM pg_catalog.pg_last_xact_replay_timestamp())::float8"
+)
+
+
 async def _optional(cur, statement, params=()):
     """Rows of a query that may fail on some nodes (no metadata, no privilege): None then."""
     try:
@@ -44,6 +53,8 @@ async def _probe_connected(conn, node_id, read_nodes=False):
     async with conn.cursor() as cur:
         await cur.execute(replication.SERVER_FACTS)
         facts = replication.server_facts_from_row(await cur.fetchone())
+        rows = await _optional(cur, SERVER_CLOCKS)
+        facts["server_time"], facts["last_replay_time"] = rows[0] if rows else (None, None)
         rows = await _optional(cur, metadata.SELECT_NODE, (node_id,))
         facts["own_record"] = metadata.node_record_from_row(rows[0]) if rows else None
         rows = await _optional(cur, replication.REPLICATION_CLIENTS)
@@ -52,6 +63,8 @@ async def _probe_connected(conn, node_id, read_nodes=False):
         facts.update(replication.wal_receiver_from_row(rows[0] if rows else None))
         rows = await _optional(cur, metadata.SELECT_VOTING_TERM)
         facts["voting_term"] = rows[0][0] if rows else None
+        rows = await _optional(cur, metadata.SELECT_PAUSE_STATE)
+        facts["failover_paused"] = metadata.pause_state_from_rows(rows)["paused"] if rows is not None else None
         if read_nodes:
             rows = await _optional(cur, metadata.SELECT_NODES)
             facts["nodes"] = tuple(metadata.node_record_from_row(row) for row in rows) if rows is not None else None

@@ -98,8 +98,14 @@ class NodeObservation:
     # lags behind a promotion until the next checkpoint, this does not
     current_timeline: Optional[int] = None
     voting_term: Optional[int] = None  # repmgr.voting_term on that node (None: no row, or unreadable)
+    # whether that node's copy of repmgr.events says automatic failover is paused (None: unreadable)
+    failover_paused: Optional[bool] = None
     # the node's own copy of repmgr.nodes, when the probe was asked for it (read_nodes=True)
     nodes: Optional[Tuple[NodeRecord, ...]] = None
+    # the server's clock when probed (CURRENT_TIMESTAMP) and pg_last_xact_replay_timestamp(), both in
+    # seconds since the epoch: a standby's last_monitor_time and last_apply_time in repmgr.monitoring_history
+    server_time: Optional[float] = None
+    last_replay_time: Optional[float] = None
     extra: dict = field(default_factory=dict, compare=False)
 
     @property

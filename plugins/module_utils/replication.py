@@ -50,6 +50,39 @@ SLOT_STATE = "SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name
 CREATE_SLOT = "SELECT pg_catalog.pg_create_physical_replication_slot(%s, TRUE)"
 DROP_SLOT = "SELECT pg_catalog.pg_drop_replication_slot(%s)"
 
+# --- repmgr node check (node_check.py) ---------------------------------------------------------
+
+# get_replication_lag_seconds() (dbutils.c): 0 when everything received is replayed, else the age of
+# the last replayed transaction. NULL (nothing replayed yet) counts as 0, as repmgr's atoi() makes it.
+REPLICATION_LAG_SECONDS = """
+SELECT CASE WHEN (pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn()) THEN 0
+            ELSE EXTRACT(epoch FROM (pg_catalog.clock_timestamp() - pg_catalog.pg_last_xact_replay_timestamp()))::INT
+       END AS lag_seconds
+"""
+
+# Every replication slot of the server: node check counts the physical ones (active, inactive) and
+# looks for the downstream standbys' slots among all of them (get_node_replication_stats(),
+# get_downstream_nodes_with_missing_slot()).
+REPLICATION_SLOTS = "SELECT slot_name, slot_type, active FROM pg_catalog.pg_replication_slots ORDER BY slot_name"
+
+# get_ready_archive_files(): the names in pg_wal/archive_status ending in ".ready". repmgr lists the
+# directory itself; through SQL (PostgreSQL 12+) it needs superuser or pg_monitor, as repmgr needs the
+# data directory's owner.
+ARCHIVE_READY_FILES = (
+    "SELECT pg_catalog.count(*) FROM pg_catalog.pg_ls_archive_statusdir() WHERE pg_catalog.right(name, 6) = '.ready'"
+)
+
+# connection_has_pg_monitor_role() (dbutils.c): superuser, or member of pg_monitor or of the sub-role
+# the check needs (pg_read_all_stats to see walsender states, pg_read_all_settings for data_directory).
+MONITOR_ROLES = """
+SELECT pg_catalog.current_setting('is_superuser') = 'on',
+       pg_catalog.pg_has_role('pg_monitor', 'MEMBER'),
+       pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER'),
+       pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER')
+"""
+
+DATA_DIRECTORY = "SELECT pg_catalog.current_setting('data_directory')"
+
 
 def server_facts_from_row(row):
     """dict of SERVER_FACTS, LSNs as integers.

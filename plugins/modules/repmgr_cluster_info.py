@@ -48,6 +48,14 @@ options:
     description: Leave the connection string column out of RV(table), as C(repmgr cluster show --compact).
     type: bool
     default: false
+  replication_status:
+    description:
+      - Also return the rows of the view C(repmgr.replication_status) in RV(replication_status), read on the node
+        the module connects to - each standby's newest C(repmgr.monitoring_history) row, with its lag.
+      - The rows exist when the monitor runs with C(monitoring_history=true) (or repmgrd with
+        C(monitoring_history=yes)); without them the list is empty.
+    type: bool
+    default: false
   query:
     description:
       - A JMESPath expression applied to the result; its value is returned in RV(query_result).
@@ -79,6 +87,12 @@ EXAMPLES = r"""
     login_host: 127.0.0.12
     event: standby_promote
     limit: 5
+
+- name: Each standby's lag, from the monitoring history (the monitor's monitoring_history)
+  pgha.repmgr.repmgr_cluster_info:
+    login_host: 127.0.0.11
+    replication_status: true
+  register: status
 
 - name: Who is the running primary?
   pgha.repmgr.repmgr_cluster_info:
@@ -135,7 +149,20 @@ nodes:
       description: "Seconds since the WAL receiver last got a message (WAL or keepalive) from its upstream: fresh evidence that the upstream is alive"
       type: float
     voting_term: {description: "repmgr.voting_term on the node (the electoral term it holds)", type: int}
+    failover_paused: {description: "Whether the node's own copy of the metadata says automatic failover is paused", type: bool}
     error: {description: "Connection error when not reachable (passwords masked)", type: str}
+failover_paused:
+  description:
+    - Whether automatic failover is paused (playbook C(pgha.repmgr.pause), module M(pgha.repmgr.repmgr_pause)), as this
+      node's copy of the metadata says; like C(repmgr service status)'s C(Paused?) column, for the whole cluster.
+  returned: always
+  type: bool
+  sample: false
+failover_paused_since:
+  description: When automatic failover was paused (the server's time), null when it is not paused.
+  returned: always
+  type: str
+  sample: "2026-11-30 16:20:01"
 cluster_show:
   description:
     - What C(repmgr cluster show) prints (the table, then the warnings block), as one text.
@@ -170,6 +197,43 @@ event_table:
   returned: when events were asked for
   type: list
   elements: str
+replication_status:
+  description:
+    - The rows of the view C(repmgr.replication_status), ordered by standby node ID; columns as the view names them.
+    - Lags are the view's own text (C(pg_size_pretty) of bytes); times, LSNs and intervals as PostgreSQL prints
+      them. C(communication_time_lag) is the row's age when read on the primary; read on a standby, the view takes
+      it from that standby's repmgrd (null, or meaningless, without one) - read it on the primary.
+  returned: when O(replication_status=true)
+  type: list
+  elements: dict
+  contains:
+    primary_node_id: {description: "The primary when the row was written", type: int}
+    standby_node_id: {description: "The standby the row is about", type: int}
+    standby_name: {description: "Its node name", type: str}
+    node_type: {description: "Its registered type", type: str}
+    active: {description: "Its record's active flag", type: bool}
+    last_monitor_time: {description: "When the row was written (the standby's clock)", type: str}
+    last_wal_primary_location: {description: "The primary's current LSN then", type: str}
+    last_wal_standby_location: {description: "The standby's received LSN then", type: str}
+    replication_lag: {description: "Bytes the standby had not yet received, as pg_size_pretty prints them", type: str}
+    replication_time_lag:
+      description: "Age of the standby's last replayed transaction when it lagged, else C(00:00:00)"
+      type: str
+    apply_lag: {description: "Bytes received but not yet replayed, as pg_size_pretty prints them", type: str}
+    communication_time_lag: {description: "Age of the row, read on the primary", type: str}
+  sample:
+    - primary_node_id: 1
+      standby_node_id: 2
+      standby_name: node2
+      node_type: standby
+      active: true
+      last_monitor_time: "2026-11-30 16:20:01.123456+00"
+      last_wal_primary_location: "0/3000148"
+      last_wal_standby_location: "0/3000148"
+      replication_lag: "0 bytes"
+      replication_time_lag: "00:00:00"
+      apply_lag: "0 bytes"
+      communication_time_lag: "00:00:01.201763"
 query_result:
   description: The value of O(query) applied to this result.
   returned: when O(query) is set
@@ -192,6 +256,7 @@ def main():
         all=dict(type="bool", default=False),
         compact=dict(type="bool", default=False),
         query=dict(type="str"),
+        replication_status=dict(type="bool", default=False),
     ), lambda module, conn, ctx: cluster.cluster_info(module.params, conn, ctx), validate=cluster.validate_info,
         waits=("connect_timeout", "connect_timeout"))
 

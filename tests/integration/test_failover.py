@@ -71,13 +71,16 @@ class Scenario:
             assert not run.failed, run.output
         return self
 
-    def rulebook(self, name="rulebook", inventory_vars=None, **overrides) -> Rulebook:
-        """ansible-rulebook with the monitor's --vars (`overrides`) and, for the playbooks, `inventory_vars`."""
+    def rulebook(self, name="rulebook", inventory_vars=None, verbose=False, **overrides) -> Rulebook:
+        """ansible-rulebook with the monitor's --vars (`overrides`) and, for the playbooks, `inventory_vars`.
+
+        verbose: the playbooks it runs print at -vvv (every module's arguments and results), where a
+        password would show if anything let it through."""
         if inventory_vars:
             inventory = yaml.safe_load(self.inventory.read_text())
             inventory["all"]["vars"].update(inventory_vars)
             self.inventory.write_text(yaml.safe_dump(inventory))
-        env = dict(PYTHONPATH=str(ROOT / "tests"))
+        env = dict(PYTHONPATH=str(ROOT / "tests"), **({"ANSIBLE_VERBOSITY": "3"} if verbose else {}))
         book = Rulebook(self.inventory, monitor_vars(self.cluster, **overrides), self.tmp_path, name=name, env=env)
         self.rulebooks.append(book)
         book.start()
@@ -165,11 +168,12 @@ def test_a_crashed_primary_is_replaced_by_the_best_standby_and_fenced(scenario):
     s = scenario().register(priorities={2: 50})  # same WAL: node3 wins on priority
     node1, node2, node3 = s.nodes
     s.start_writer()
-    book = s.rulebook()
+    book = s.rulebook(verbose=True)
     node1.crash()
     s.cluster.wait_until(lambda: s.named("repmgrd_failover_follow", node3) if in_recovery(node3) is False else False,
                          timeout=60, what="node3 is promoted and node2 follows it")
-    new = s.settled_on("node3")
+    new = s.settled_on("node3")  # which also finds no password in the rulebook's output
+    assert "ESTABLISH LOCAL CONNECTION" in book.output(), "the failover playbook ran at -vvv"
     assert s.promotions(new, (1, 1)) == (1, 1)
     assert new.sql("SELECT node_id, type, upstream_node_id, active FROM repmgr.nodes ORDER BY node_id") == [
         (1, "primary", None, False), (2, "standby", 3, True), (3, "primary", None, True)]
@@ -520,3 +524,77 @@ def test_a_failed_former_primary_started_by_hand_is_fenced_at_once_and_rejoined(
     assert node1.in_recovery()
     new = s.settled_on("node2")
     s.cluster.wait_until(lambda: s.named("node_rejoin", new), what="the rejoin is recorded")
+
+
+# -- automatic failover paused (repmgr service pause) ---------------------------------------------
+
+def test_a_crash_while_paused_starts_no_failover_and_one_after_unpause_does(scenario):
+    """pgha.repmgr.pause, then the primary crashes: the monitor reports it and nothing is promoted, however long
+    it stays down; unpausing needs a primary to write on, so it fails and says what to do. The DBA starts the
+    primary again, unpauses; its next crash is failed over."""
+    s = scenario().register(priorities={3: 50})
+    node1, node2, node3 = s.nodes
+    book = s.rulebook()
+    paused = run_playbook("pgha.repmgr.pause", s.inventory, extra_vars={"reason": "maintenance"})
+    assert paused.rc == 0 and paused.changed() == 1, paused.output
+    book.wait_for("'event': 'failover_paused'", 30)
+    again = run_playbook("pgha.repmgr.pause", s.inventory)
+    assert again.rc == 0 and again.changed() == 0, again.output  # already paused: nothing to do
+
+    s.start_writer()
+    node1.crash()
+    book.wait_for("'event': 'primary_failure_paused'", 30)
+    book.wait_for("'event': 'primary_lost'", 30)
+    deadline = time.monotonic() + 10  # five windows: still nothing promoted, no failover run started
+    while time.monotonic() < deadline:
+        assert in_recovery(node2) and in_recovery(node3), "a node was promoted while automatic failover was paused"
+        time.sleep(0.5)
+    assert book.count("'event': 'primary_failure'") == 0
+    assert s.cluster.writable_nodes() == []
+    refused = run_playbook("pgha.repmgr.unpause", s.inventory)
+    assert refused.rc != 0 and "none answers" in refused.output and "nothing was changed" in refused.output
+
+    node1.start()  # the DBA brings the primary back; still paused
+    s.settled_on("node1")
+    book.wait_for("'event': 'repmgrd_upstream_reconnect'", 30)
+    resumed = run_playbook("pgha.repmgr.unpause", s.inventory)
+    assert resumed.rc == 0 and resumed.changed() == 1, resumed.output
+    book.wait_for("'event': 'failover_unpaused'", 30)
+
+    s.start_writer()
+    node1.crash()
+    s.cluster.wait_until(lambda: in_recovery(node2) is False, timeout=60, what="node2 is promoted once unpaused")
+    new = s.settled_on("node2")
+    assert s.promotions(new, (1, 1)) == (1, 1)
+    assert [row[1] for row in s.events(new) if row[1].startswith("pgha_failover_")] == [
+        "pgha_failover_paused", "pgha_failover_unpaused"]
+
+
+def test_a_switchover_with_the_rulebook_running_starts_no_failover(scenario):
+    """The switchover pauses automatic failover before it stops the primary and resumes it at the end: the
+    monitor sees a planned stop, not a failure; afterwards it watches the new primary, and a crash of that one
+    is failed over again."""
+    s = scenario().register()
+    node1, node2, node3 = s.nodes
+    s.start_writer()
+    book = s.rulebook()
+    run = run_playbook("pgha.repmgr.switchover", s.inventory, extra_vars={"new_primary": "node2"},
+                       env={"ANSIBLE_VERBOSITY": "3"})
+    assert run.rc == 0 and run.failed() == 0, run.output
+    assert s.cluster.password not in run.output
+    new = s.settled_on("node2")
+    s.cluster.wait_streaming(node1, node2, timeout=60)
+    s.cluster.wait_streaming(node3, node2, timeout=60)
+    book.wait_for("'event': 'new_primary'", 30)
+    assert book.count("'event': 'primary_failure'") == 0, "the switchover's planned stop started a failover"
+    assert book.count("'event': 'failover_paused'") == 1 and book.count("'event': 'failover_unpaused'") == 1
+    assert s.promotions(new) == (1, 0)  # the switchover promoted it (standby_promote), not a failover
+    assert [row[1] for row in s.events(new) if row[1] == "standby_switchover"] == ["standby_switchover"]
+
+    s.start_writer()
+    node2.crash()
+    s.cluster.wait_until(lambda: in_recovery(node1) is False or in_recovery(node3) is False, timeout=60,
+                         what="a standby is promoted after the new primary crashed")
+    promoted = s.settled_on("node1" if in_recovery(node1) is False else "node3")
+    s.cluster.wait_until(lambda: len(s.named("repmgrd_failover_promote", promoted)) == 1, timeout=30,
+                         what="the failover's promotion is recorded")

@@ -39,7 +39,7 @@ def record(node_id, node_type="standby", upstream=1, active=True, location="defa
 
 
 def seen(node_id, lsn="0/5000000", in_recovery=True, tli=1, receiver_from=None, receiver_age=None, term=1,
-         nodes=None):
+         nodes=None, paused=False):
     """A node that answered. A standby received and replayed up to `lsn`; a primary writes at `lsn`.
 
     receiver_from: the host its WAL receiver streams from; receiver_age: seconds since its last message.
@@ -51,7 +51,7 @@ def seen(node_id, lsn="0/5000000", in_recovery=True, tli=1, receiver_from=None, 
         current_lsn=None if in_recovery else position,
         wal_receiver_streaming=receiver_from is not None if in_recovery else False,
         wal_receiver_upstream=receiver_from, wal_receiver_sender_port=5432 if receiver_from else None,
-        wal_receiver_last_msg_age=receiver_age, voting_term=term, nodes=nodes)
+        wal_receiver_last_msg_age=receiver_age, voting_term=term, nodes=nodes, failover_paused=paused)
 
 
 def down(node_id):

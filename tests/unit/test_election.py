@@ -139,6 +139,20 @@ def test_election_over_the_survivors_views():
     assert election.elect_from_views(views({1: down(1), 2: seen(2), 3: seen(3)}), "node1", FRESH)["outcome"] == "won"
 
 
+def test_a_paused_failover_does_nothing_even_when_one_copy_lags():
+    """The pause is written on the primary; node3's copy has it, node2's not yet: nothing is done, not even an
+    adoption of a node already promoted (a switchover's promotion, while its own run writes the metadata)."""
+    lagging = {1: down(1), 2: seen(2), 3: seen(3, paused=True)}
+    result = election.elect_from_views(views(lagging), 1, FRESH)
+    assert result["outcome"] == election.CANCELLED
+    assert result["reason"] == ("automatic failover is paused (as the metadata of node3 says): nothing is done until "
+                                "pgha.repmgr.unpause")
+    promoted = {1: down(1), 2: seen(2, in_recovery=False, tli=2, paused=True), 3: seen(3, paused=True)}
+    assert election.elect_from_views(views(promoted), 1, FRESH)["outcome"] == election.CANCELLED
+    # only its own copy counts: what node3 read about node2 is node2's state, not a second opinion
+    assert election.elect_from_views(views({1: down(1), 2: seen(2), 3: seen(3)}), 1, FRESH)["outcome"] == election.WON
+
+
 def test_a_frozen_primary_whose_standbys_still_say_streaming_is_failed_over():
     """SIGSTOP: the WAL receivers say "streaming" until wal_receiver_timeout, but heard nothing for 12 s."""
     frozen = {1: down(1), 2: seen(2, receiver_from="10.0.0.1", receiver_age=12.0),

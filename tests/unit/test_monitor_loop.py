@@ -82,6 +82,7 @@ class FakeWorld:
         self.seq = itertools.count()
         self.fail_next_survey = False
         self.invalid_conninfo = set()
+        self.paused = False  # the pause switch in every node's metadata copy
 
     # scripting
 
@@ -105,6 +106,9 @@ class FakeWorld:
         node.in_recovery, node.tli = False, self.nodes[old].tli + 1
         if write_metadata:
             self.set_copies(after_failover(node_id, old))
+
+    def pause(self, paused=True):
+        self.paused = paused
 
     def set_copies(self, records, nodes=None):
         for n in nodes or self.nodes:
@@ -163,7 +167,7 @@ class FakeWorld:
                 result[r.node_id] = NodeObservation(
                     node.node_id, Reachability.CONNECTED, in_recovery=node.in_recovery, timeline=node.tli,
                     current_timeline=node.tli, received_lsn=lsn if node.in_recovery else None,
-                    current_lsn=None if node.in_recovery else lsn, nodes=node.copy)
+                    current_lsn=None if node.in_recovery else lsn, nodes=node.copy, failover_paused=self.paused)
         return result
 
     async def write(self, conninfo, changes):
@@ -388,3 +392,28 @@ def test_bad_arguments_name_the_argument():
         monitor.settings_from_args(dict(conninfo="host=a", reconnect_attempts=-1))
     with pytest.raises(Exception, match="reconect_interval is not an argument"):
         monitor.settings_from_args(dict(conninfo="host=a", reconect_interval=1))
+
+
+def test_while_paused_a_lost_primary_is_reported_once_and_not_failed_over_until_unpaused(world):
+    """repmgr service pause: the monitor goes on watching and says why nothing happens; unpaused, it fails over."""
+    world.at(2.5, world.pause)
+    world.at(5.0, world.crash, 1)
+    world.at(30.0, world.pause, False)
+    world.run(35)
+    assert world.times("failover_paused") == [3.0]  # the first survey after the switch flipped
+    assert world.times("repmgrd_upstream_disconnect") == [5.0]
+    held = world.named("primary_failure_paused")
+    assert [e["node_name"] for e in held] == ["node1"]  # once, not every interval
+    assert "automatic failover is paused" in held[0]["detail"]
+    assert world.times("failover_unpaused") == [30.0]
+    failures = world.named("primary_failure")
+    assert failures and all(e["t"] >= 30.0 for e in failures), failures  # only once unpaused
+    assert world.times("primary_failure")[0] <= 31.1  # at the first survey that shows the pause lifted
+
+
+def test_a_monitor_started_while_paused_says_so_at_once(world):
+    world.pause()
+    world.at(3.0, world.crash, 1)
+    world.run(20)
+    assert world.times("failover_paused") == [0.0]
+    assert world.named("primary_failure") == [] and len(world.named("primary_failure_paused")) == 1

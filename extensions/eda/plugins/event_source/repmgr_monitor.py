@@ -32,14 +32,20 @@ description:
     answers, even to refuse a session, is alive.
   - "Events (fields under C(event.repmgr)), with repmgrd's names where it has one: C(repmgrd_start);
     C(repmgrd_upstream_disconnect) at the failed check; C(repmgrd_upstream_reconnect) when the primary answers
-    again; C(primary_failure) when it did not within the window, repeated every O(failure_repeat_interval) while
-    no node takes over (C(reason) C(unreachable)), and also when a failover was left unfinished (C(reason)
-    C(unfinished)); C(new_primary); C(standby_failure) and C(standby_recovery); C(stale_primary) when a node runs
-    as a primary beside the live one; C(monitor_error) for a bad conninfo in the metadata or any unexpected
-    error (the monitor goes on)."
+    again; C(primary_failure) at the failed check, armed with C(decide_at) (the end of the window, when the
+    failover run decides), repeated while no node takes over (C(reason) C(unreachable)), and also when a
+    failover was left unfinished (C(reason) C(unfinished)); C(primary_lost) when the window ended without an
+    answer; C(failover_paused) instead of C(primary_failure), once, while automatic failover is paused
+    (playbook C(pgha.repmgr.pause)), with C(primary_failure) following as soon as it is unpaused;
+    C(new_primary); C(standby_failure) and C(standby_recovery); C(stale_primary) when a node runs as a primary
+    beside the live one; C(monitor_error) for a bad conninfo in the metadata or any unexpected error (the
+    monitor goes on)."
   - Writes repmgrd's rows into repmgr.events on the primary (C(repmgrd_start) for every node,
     C(repmgrd_upstream_disconnect), C(repmgrd_upstream_reconnect), C(standby_failure) and C(standby_recovery),
     which also mark the node inactive and active, C(repmgrd_shutdown)), unless O(write_events) is false.
+  - With O(monitoring_history), writes each monitor interval, while the primary answers, one
+    C(repmgr.monitoring_history) row per standby, as repmgrd's C(monitoring_history=yes) does, so that the view
+    C(repmgr.replication_status) shows each standby's lag. Keep the table bounded with M(pgha.repmgr.repmgr_cluster_cleanup).
   - Every event carries C(cluster), C(node_id), C(node_name) and C(timestamp).
 requirements:
   - psycopg 3 (psycopg[binary]) in ansible-rulebook's Python
@@ -85,13 +91,23 @@ options:
   failure_repeat_interval:
     description:
       - Seconds between two C(primary_failure) events for the same lost primary, while no node takes over.
-      - Default the detection window, (O(reconnect_attempts) - 1) x O(reconnect_interval), but at least 10 s:
+      - Default the detection window, (O(reconnect_attempts) - 1) x O(reconnect_interval), but at least 10 s;
         each event starts a playbook run, and runs faster than they finish would pile up.
     type: float
   write_events:
     description: Write repmgrd's rows into repmgr.events (and mark failed standbys inactive) on the primary.
     type: bool
     default: true
+  monitoring_history:
+    description:
+      - Write repmgrd's C(repmgr.monitoring_history) rows (repmgr's C(monitoring_history=yes)) on the primary, each
+        O(monitor_interval), one per standby that answers - primary and standby node IDs, the standby's clock and
+        last replayed transaction's time, the primary's current and the standby's received LSN, replication and
+        apply lag in bytes.
+      - The rows accumulate (about 43,000 a day per standby at the default interval); delete old ones with
+        M(pgha.repmgr.repmgr_cluster_cleanup) or C(repmgr cluster cleanup --keep-history=N).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -178,6 +194,11 @@ class Session:
             pass
 
 
+def _stamp(seconds):
+    """Seconds since the epoch as a timestamptz parameter (None stays None)."""
+    return None if seconds is None else datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
+
 async def _drain_notifies(conn):
     """Wait on the held session; nothing is ever notified, so this returns only when it breaks."""
     async for _notify in conn.notifies():
@@ -230,17 +251,25 @@ class RealIO:
         for change in changes:
             if change[0] == monitor.WRITE_ACTIVE:
                 statements.append((metadata.SET_ACTIVE, (change[2], change[1])))
+            elif change[0] == monitor.WRITE_HISTORY:
+                (_kind, primary_id, standby_id, monitored, applied, primary_lsn, standby_lsn, replication_lag,
+                 apply_lag) = change
+                statements.append((metadata.INSERT_MONITORING_RECORD, (
+                    primary_id, standby_id, _stamp(monitored), _stamp(applied), primary_lsn, standby_lsn,
+                    replication_lag, apply_lag)))
             else:
                 _kind, node_id, name, details, when = change
-                stamp = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
-                statements.append((metadata.INSERT_EVENT_AT, (node_id, name, True, details, stamp)))
+                statements.append((metadata.INSERT_EVENT_AT, (node_id, name, True, details, _stamp(when))))
 
         async def run():
             async with await psycopg.AsyncConnection.connect(self.target(text)) as conn:
                 async with conn.transaction():
                     for sql, params in statements:
                         await conn.execute(sql, params)
-        await asyncio.wait_for(run(), self.settings.connect_timeout * 2 + 2)
+        try:
+            await asyncio.wait_for(run(), self.settings.connect_timeout * 2 + 2)
+        except (psycopg.Error, OSError) as error:  # the loop may report it: never with a password
+            raise RuntimeError(conninfo_util.mask_text(str(error).strip(), secrets=self.secrets())) from None
 
     async def emit(self, item):
         await self.queue.put(item)

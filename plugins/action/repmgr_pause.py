@@ -1,0 +1,12 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgha.repmgr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""repmgr_pause with login_* defaulted from the inventory (any node: the module finds the primary)."""
+
+from __future__ import annotations
+
+from ansible_collections.pgha.repmgr.plugins.plugin_utils.inventory_defaults import InventoryDefaultsAction
+
+
+class ActionModule(InventoryDefaultsAction):
+    pass
