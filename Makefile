@@ -24,7 +24,7 @@ SANITY_ARGS ?=
 
 stage = @printf '\n==== %s ====\n' '$(1)'
 
-.PHONY: help bootstrap test unit sanity integration molecule lint demo build clean distclean bench
+.PHONY: galaxy-check help bootstrap test unit sanity integration molecule lint demo build clean distclean bench
 
 help:
 	@echo 'make demo         the repmgrd demonstration on a 3-node loopback cluster (scripts/demo.sh)'
@@ -36,6 +36,7 @@ help:
 	@echo 'make lint         ansible-lint, production profile, offline'
 	@echo 'make bench        cluster show and failover time beside the real repmgr/repmgrd (ratios)'
 	@echo 'make build        the collection tarball in build/'
+	@echo 'make galaxy-check Galaxy'"'"'s importer on the tarball (fails until galaxy.yml has a repository URL)'
 	@echo 'make bootstrap    install what is missing (Debian packages as root, .venv)'
 	@echo 'make clean        remove build/ and caches, destroy leftover test clusters'
 	@echo 'make distclean    clean, and remove .venv'
@@ -60,11 +61,7 @@ integration: bootstrap
 
 molecule: bootstrap
 	$(call stage,molecule test)
-	@cd $(ROOT) && if [ -f molecule/default/molecule.yml ]; then \
-		molecule test --scenario-name default; \
-	else \
-		echo 'FAILED: no molecule/default/molecule.yml: the molecule stage would test nothing' >&2; exit 1; \
-	fi
+	@$(ROOT)/scripts/molecule_stage.sh
 
 lint: bootstrap
 	$(call stage,ansible-lint)
@@ -76,6 +73,10 @@ demo: bootstrap
 build: bootstrap
 	$(call stage,collection build)
 	@$(ROOT)/scripts/build.sh
+
+galaxy-check: bootstrap
+	$(call stage,galaxy-importer on the collection tarball)
+	@$(ROOT)/scripts/galaxy_check.sh
 
 clean:
 	@$(ROOT)/scripts/clean.sh

@@ -9,8 +9,12 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=$1
 shift
+case "$dir" in
+    /*) path=$dir ;;
+    *) path=$root/$dir ;;
+esac
 
-if [ -z "$(find "$root/$dir" \( -name 'test_*.py' -o -name '*_test.py' \) -print -quit 2>/dev/null)" ]; then
+if [ -z "$(find "$path" \( -name 'test_*.py' -o -name '*_test.py' \) -print -quit 2>/dev/null)" ]; then
     echo "FAILED: $dir has no test files (test_*.py): a stage of make test that tests nothing is a failure" >&2
     exit 1
 fi

@@ -125,8 +125,10 @@ def clone(params, upstream_conn, upstream_conninfo, run_command, check_mode, pas
     created_dir = not os.path.isdir(path)
     try:
         datadir.run_pg(run_command, argv, "pg_basebackup", datadir.TIMEOUT_CLONE, environ)
-    except CommandFailed:
-        cleanup_failed_clone(path, created_dir, upstream_conn, slot_name if slot_created else None)
+    except CommandFailed as error:
+        left_behind = cleanup_failed_clone(path, created_dir, upstream_conn, slot_name if slot_created else None)
+        if left_behind:
+            raise CommandFailed("%s; %s" % (error, left_behind), rc=error.rc, stdout=error.stdout, stderr=error.stderr)
         raise
     os.chmod(path, 0o700)
     settings = dict(
@@ -141,13 +143,25 @@ def clone(params, upstream_conn, upstream_conninfo, run_command, check_mode, pas
 
 
 def cleanup_failed_clone(path, created_dir, upstream_conn, slot_we_created):
-    """Leave no half-cloned directory and no slot pinning WAL behind."""
+    """Leave no half-cloned directory and no slot pinning WAL behind; returns what could not be cleaned, or None.
+
+    The upstream may be the reason the copy failed (stopped mid-copy): then the slot cannot be
+    dropped now, and the DBA is told to drop it, since it would hold WAL on the upstream forever.
+    """
     if os.path.isdir(path):
         datadir.clear_directory(path)
         if created_dir:
             os.rmdir(path)
-    if slot_we_created:
+    if not slot_we_created:
+        return None
+    try:
         replication.drop_slot_if_inactive(upstream_conn, slot_we_created)
+    except Exception as error:  # pylint: disable=broad-except  # the clean-up must not hide the copy's failure
+        return ("the replication slot %s made for the clone could not be dropped on the upstream (%s): drop it there "
+                "with pg_drop_replication_slot('%s') once it is back, or it keeps WAL forever"
+                % (slot_we_created, str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__,
+                   slot_we_created))
+    return None
 
 
 def write_clone_event(upstream_conn, params, upstream_conninfo):

@@ -24,7 +24,7 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     Timeout,
     require_node_id,
 )
-from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome
+from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome, record_diff
 from ansible_collections.pgha.repmgr.plugins.module_utils.primary import active_primary, resolve_upstream
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, WalPosition, describe, furthest_lsn
 
@@ -243,6 +243,7 @@ def follow(params, local_conn, ctx, local_conninfo):
         timeline.check_can_follow(me.node_name, local_position, target.node_name, target_pos, history)
 
         result.changed = True
+        result.diff = record_diff(me, type=NodeType.STANDBY.value, upstream_node_id=target.node_id, active=True)
         result.msg = result.reason = "node %s follows %s" % (describe(me), describe(target))
         details = STANDBY_FOLLOW_OK % (target.node_name, target.node_id)
         extra = failover_events(me, target, params.get("failover_of"))
@@ -307,6 +308,7 @@ def witness_follow(params, local_conn, ctx):
             result.msg = result.reason = "witness %s already follows %s" % (describe(me), describe(target))
             return result
         result.changed = True
+        result.diff = record_diff(registered, upstream_node_id=target.node_id)
         result.msg = result.reason = "witness %s follows %s, with a fresh copy of the node records" % (
             describe(me), describe(target))
         if params.get("failover_of") is not None:

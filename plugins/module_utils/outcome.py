@@ -15,6 +15,11 @@ Pure: no I/O.
 from __future__ import annotations
 
 
+def record_diff(before, **after):
+    """{before, after} of the record fields an operation changes (Ansible's --diff shows it)."""
+    return dict(before={name: getattr(before, name) for name in after}, after=dict(after))
+
+
 class Outcome:
     """changed, msg, events, diff, plus the operation's facts."""
 

@@ -225,3 +225,24 @@ def primary_of_stopped_cluster(nodes):
                                  "primary: %s. Nothing was started. What each node holds: %s"
                                  % ("; ".join(problems), holdings))
     return on_newest[0]
+
+
+def primary_beside_running_standbys(stopped_nodes, recorded_primary, standby_timelines):
+    """The stopped node to start as the primary while (only) standbys run, or None when it is not proven.
+
+    A primary stopped for maintenance while its standbys stay up: every running standby's copy of
+    repmgr.nodes still records it as the active primary (`recorded_primary`, the one name they
+    all agree on, or None). A failover would have rewritten that record on the new primary and
+    the standbys that follow it replicate the change, so the record is the standbys' testimony.
+    It is believed only when the data directories agree: among the stopped nodes the same rule
+    as a whole stopped cluster picks that node (ambiguity raises, listing what each holds), and
+    no running standby is on a newer timeline than it (`standby_timelines`).
+    """
+    if recorded_primary is None or recorded_primary not in stopped_nodes:
+        return None
+    chosen = primary_of_stopped_cluster(stopped_nodes)
+    if chosen != recorded_primary:
+        return None
+    if any(timeline and timeline > stopped_nodes[chosen]["timeline"] for timeline in standby_timelines):
+        return None
+    return chosen

@@ -15,7 +15,7 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     Timeout,
     require_node_id,
 )
-from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome
+from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import Outcome, record_diff
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
     NodeType,
     replay_paused_with_wal_pending,
@@ -88,6 +88,7 @@ def promote(params, conn, ctx, run_command=None):
         return result
     details = STANDBY_PROMOTE % (record.node_name, record.node_id)
     result["events"] = [dict(node_id=record.node_id, event="standby_promote", details=details)]
+    result.diff = record_diff(record, type=NodeType.PRIMARY.value, upstream_node_id=None, active=True)
     if ctx.check_mode:
         return result
     if action == "promote":

@@ -15,6 +15,7 @@ from ansible_collections.pgha.repmgr.plugins.module_utils import cluster, connec
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
 from ansible_collections.pgha.repmgr.plugins.module_utils import replication, service, timeline
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import PreconditionFailed, Timeout
+from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import record_diff
 from ansible_collections.pgha.repmgr.plugins.module_utils.primary import active_primary, resolve_upstream
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeType, WalPosition, describe, lsn_from_text
 
@@ -80,6 +81,7 @@ def rejoin(params, login_conn, ctx, run_command):
             timeline.check_can_follow(me.node_name, local_position, primary.node_name, target_pos, history)
 
         result.changed = True
+        result.diff = record_diff(me, type=NodeType.STANDBY.value, upstream_node_id=primary.node_id, active=True)
         details = NODE_REJOIN_OK % (me.node_id, primary.node_id)
         result.events = [dict(node_id=me.node_id, event="node_rejoin", details=details)]
         result.msg = result.reason = "node %s rejoins as a standby of %s" % (describe(me), describe(primary))

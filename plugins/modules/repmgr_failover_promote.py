@@ -78,6 +78,10 @@ options:
         gone). The playbook uses it before C(pgha_fence_command), which must run before any promotion.
     type: bool
     default: false
+attributes:
+  diff_mode:
+    support: full
+    details: the node's record before and after (type, upstream, active)
 """
 
 EXAMPLES = r"""

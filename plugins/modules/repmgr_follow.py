@@ -69,6 +69,10 @@ options:
     description: Seconds to wait for the promotion with O(wait_for_promotion).
     type: int
     default: 60
+attributes:
+  diff_mode:
+    support: full
+    details: the node's record before and after (type, upstream, active)
 """
 
 EXAMPLES = r"""

@@ -55,6 +55,10 @@ options:
   pg_bindir:
     description: Directory of pg_ctl (default Debian's for the server's version).
     type: path
+attributes:
+  diff_mode:
+    support: full
+    details: the node's record before and after (type, upstream, active)
 """
 
 EXAMPLES = r"""

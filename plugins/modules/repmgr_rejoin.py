@@ -70,6 +70,10 @@ options:
   pg_bindir:
     description: Directory of pg_ctl, pg_rewind and pg_controldata (default Debian's for the primary's version).
     type: path
+attributes:
+  diff_mode:
+    support: full
+    details: the node's record before and after (type, upstream, active)
 """
 
 EXAMPLES = r"""

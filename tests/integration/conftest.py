@@ -76,9 +76,11 @@ class Console:
     def _no_password(self, output: str, what: str) -> None:
         assert self.cluster.password not in output, f"the repmgr password appears in the output of {what}"
 
-    def provision(self, *, check: bool = False, diff: bool = False, env: dict | None = None) -> PlaybookRun:
-        """ansible-playbook pgha.repmgr.provision -i <inventory> [--check] [--diff]."""
-        run = run_playbook("pgha.repmgr.provision", self.inventory, check=check, diff=diff, env=env)
+    def provision(self, *, check: bool = False, diff: bool = False, env: dict | None = None,
+                  extra_vars: dict | None = None, limit: str | None = None) -> PlaybookRun:
+        """ansible-playbook pgha.repmgr.provision -i <inventory> [--check] [--diff] [-e extra_vars] [--limit]."""
+        run = run_playbook("pgha.repmgr.provision", self.inventory, extra_vars, check=check, diff=diff, env=env,
+                           limit=limit)
         self._no_password(run.output, "ansible-playbook pgha.repmgr.provision")
         return run
 

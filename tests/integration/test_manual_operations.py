@@ -14,6 +14,9 @@ Cluster: 127.0.0.81-83, port 55621, rebuilt for each test (about 6 s).
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from ansible_cli import run_module, run_playbook
@@ -58,19 +61,26 @@ def ops(ops_cluster, console_for, tmp_path):
 
 # -- what a DBA looks at ------------------------------------------------------------------------
 
-def module(console, node, name, args=None, *, check=False, become=False):
-    """ansible <node> -m pgha.repmgr.<name> [-a args] [--check] [--become]; never shows the password."""
-    run = run_module(console.inventory, node.name, f"pgha.repmgr.{name}", args, check=check, become=become)
+def module(console, node, name, args=None, *, check=False, diff=False, become=False):
+    """ansible <node> -m pgha.repmgr.<name> [-a args] [--check] [--diff] [--become]; never shows the password."""
+    run = run_module(console.inventory, node.name, f"pgha.repmgr.{name}", args, check=check, diff=diff,
+                     become=become)
     assert console.cluster.password not in run.output, f"the password appears in the output of {name}"
     assert "Traceback" not in run.output, run.output
     return run
 
 
 def playbook(console, name, extra_vars=None):
-    """ansible-playbook pgha.repmgr.<name> -i inventory [-e extra_vars]; never shows the password."""
-    run = run_playbook(f"pgha.repmgr.{name}", console.inventory, extra_vars)
+    """ansible-playbook pgha.repmgr.<name> -i inventory [-e extra_vars] at -vvv; never shows the password."""
+    run = run_playbook(f"pgha.repmgr.{name}", console.inventory, extra_vars, env={"ANSIBLE_VERBOSITY": "3"})
     assert console.cluster.password not in run.output, f"the password appears in the output of playbook {name}"
     return run
+
+
+def shown_diff(run):
+    """The changed lines --diff printed, as {'-"key": old', '+"key": new'} (sign, key and value only)."""
+    return {line[0] + line[1:].strip().rstrip(",") for line in run.stdout.splitlines()
+            if line[:1] in ("+", "-") and not line.startswith(("+++", "---"))}
 
 
 def nodes(node):
@@ -162,12 +172,15 @@ def test_promote_a_standby_after_the_primary_stopped(ops):
 
     node1.stop(mode="fast")
 
-    check = module(ops, node2, "repmgr_promote", check=True)
+    check = module(ops, node2, "repmgr_promote", check=True, diff=True)
     assert check.rc == 0 and check.changed, check.output
     assert check.result["events"] == [dict(node_id=2, event="standby_promote",
                                            details=STANDBY_PROMOTE.format(name="node2", id=2))]
     assert node2.in_recovery(), "check mode must not promote"
     assert nodes(node2) == metadata_before
+    # --diff: the record as it is and as it will be
+    assert shown_diff(check) == {'-"type": "standby"', '+"type": "primary"',
+                                 '-"upstream_node_id": 1', '+"upstream_node_id": null'}, check.stdout
 
     run = module(ops, node2, "repmgr_promote")
     assert run.rc == 0 and run.changed, run.output
@@ -206,13 +219,14 @@ def test_a_standby_follows_the_new_primary(ops):
         refused = module(ops, node3, "repmgr_follow", args)
         assert refused.failed and message in refused.msg, (args, refused.output)
 
-    check = module(ops, node3, "repmgr_follow", dict(upstream_node_name="node2"), check=True)
+    check = module(ops, node3, "repmgr_follow", dict(upstream_node_name="node2"), check=True, diff=True)
     assert check.rc == 0 and check.changed, check.output
     assert check.result["events"] == [dict(node_id=3, event="standby_follow",
                                            details=STANDBY_FOLLOW.format(name="node2", id=2))]
     assert standby_setting(node3, "primary_conninfo") == conninfo_before
     assert streaming_from(node2) == [] and active_slots(node2) == []
     assert nodes(node2) == metadata_before and events(node2) == events_before
+    assert shown_diff(check) == {'-"upstream_node_id": 1', '+"upstream_node_id": 2'}, check.stdout
 
     run = module(ops, node3, "repmgr_follow", dict(upstream_node_name="node2"))
     assert run.rc == 0 and run.changed, run.output
@@ -251,11 +265,14 @@ def test_the_stopped_old_primary_rejoins_as_a_standby(ops):
     # node1 is stopped: the connection options name a running node (the new primary).
     login = dict(login_host=node2.address, login_port=node2.port)
 
+    auto_conf_before = (node1.datadir / "postgresql.auto.conf").read_text()
     check = module(ops, node1, "repmgr_rejoin", login, check=True, become=True)
     assert check.rc == 0 and check.changed, check.output
     assert check.result["events"] == [
         dict(node_id=1, event="node_rejoin", details=NODE_REJOIN.format(node=1, upstream=2))]
     assert not node1.is_running(), "check mode must not start the node"
+    assert not (node1.datadir / "standby.signal").exists(), "check mode must not write standby.signal"
+    assert (node1.datadir / "postgresql.auto.conf").read_text() == auto_conf_before, "nor any configuration"
     assert nodes(node2) == metadata_before and events(node2) == events_before
 
     run = module(ops, node1, "repmgr_rejoin", login, become=True)
@@ -381,12 +398,25 @@ def test_a_diverged_standby_cannot_follow_and_the_rejoin_playbook_rewinds_it(ops
 def switchover_events(new, old, sibling):
     """What one switchover writes, in order: the promotion, the rejoin, the follow, the summary."""
     return [
+        # automatic failover paused on the old primary before it stops, resumed on the new one at the end
+        (old.node_id, "pgha_failover_paused", True, f"automatic failover paused: switchover to {new.name}"),
         (new.node_id, "standby_promote", True, STANDBY_PROMOTE.format(name=new.name, id=new.node_id)),
         (old.node_id, "node_rejoin", True, NODE_REJOIN.format(node=old.node_id, upstream=new.node_id)),
         (sibling.node_id, "standby_follow", True, STANDBY_FOLLOW.format(name=new.name, id=new.node_id)),
         (new.node_id, "standby_switchover", True, STANDBY_SWITCHOVER.format(
             new=new.name, new_id=new.node_id, old=old.name, old_id=old.node_id)),
+        (new.node_id, "pgha_failover_unpaused", True, "automatic failover unpaused"),
     ]
+
+
+def without_pause(rows):
+    """Events other than the pause and unpause of automatic failover a switchover writes around itself."""
+    return [row for row in rows if not row[1].startswith("pgha_failover_")]
+
+
+def failover_paused(node):
+    return node.sql("SELECT event = 'pgha_failover_paused' FROM repmgr.events WHERE event IN "
+                    "('pgha_failover_paused', 'pgha_failover_unpaused') ORDER BY event_timestamp DESC LIMIT 1") == [(True,)]
 
 
 def test_switchover_to_node2_and_back_loses_no_transaction(ops):
@@ -513,4 +543,92 @@ def test_a_switchover_failing_before_the_promotion_brings_the_old_primary_back(o
     assert node1.is_running() and node1.in_recovery() is False
     assert node2.in_recovery() and node3.in_recovery()
     cluster.wait_until(lambda: streaming_from(node1) == ["node2", "node3"], what="both standbys stream again")
-    assert nodes(node1) == metadata_before and events(node1) == events_before
+    assert nodes(node1) == metadata_before and without_pause(events(node1)) == events_before
+    assert not failover_paused(node1), "automatic failover is resumed after a failed switchover"
+
+
+def backend_pid(node, backend_type):
+    """PID of one of `node`'s own server processes (startup, walreceiver), from its pg_stat_activity."""
+    return node.sql("SELECT pid FROM pg_stat_activity WHERE backend_type = %s", (backend_type,))[0][0]
+
+
+def test_a_switchover_whose_shutdown_checkpoint_never_arrives_brings_the_old_primary_back(ops):
+    """node2's WAL receiver is frozen (SIGSTOP), so the old primary's shutdown checkpoint never reaches it.
+
+    The promotion is never requested; the old primary is started again and the run says that
+    nothing else changed: no metadata, no event, node2 still a standby.
+    """
+    cluster = ops.cluster
+    node1, node2, node3 = cluster.nodes
+    # A walsender waits for its standby to confirm the last WAL before a shutdown ends: let it give up
+    # sooner than pg_ctl's 60 s, yet late enough (its standby replies every 10 s) that node2 still counts
+    # as streaming when the switchover's checks run, a few seconds after the freeze.
+    node1.sql("ALTER SYSTEM SET wal_sender_timeout = '30s'")
+    node1.sql("SELECT pg_reload_conf()")
+    metadata_before, events_before = nodes(node1), events(node1)
+    receiver = backend_pid(node2, "walreceiver")
+    os.kill(receiver, signal.SIGSTOP)
+    try:
+        run = playbook(ops, "switchover", {"new_primary": "node2", "switchover_wal_timeout": 3})
+    finally:
+        os.kill(receiver, signal.SIGCONT)
+
+    assert run.rc != 0
+    assert "has received WAL up to" in run.output and "nothing was changed" in run.output, run.output
+    assert "node1 was started again as the primary, nothing else changed" in run.output
+    assert node1.is_running() and node1.in_recovery() is False
+    assert node2.in_recovery() and node3.in_recovery()
+    cluster.wait_until(lambda: streaming_from(node1) == ["node2", "node3"], what="both standbys stream again")
+    assert nodes(node1) == metadata_before and without_pause(events(node1)) == events_before
+    assert not failover_paused(node1), "automatic failover is resumed after a failed switchover"
+
+
+def test_a_switchover_whose_requested_promotion_fails_does_not_start_the_old_primary(ops):
+    """node2 receives every WAL record, but its startup process is frozen: the promotion is requested and never
+    completes within switchover_promote_timeout. node2 may still become a primary, so the old primary must
+    stay stopped (two primaries otherwise), and the run says why and what to check."""
+    cluster = ops.cluster
+    node1, node2, _node3 = cluster.nodes
+    startup = backend_pid(node2, "startup")
+    os.kill(startup, signal.SIGSTOP)
+    try:
+        run = playbook(ops, "switchover", {"new_primary": "node2", "switchover_promote_timeout": 3})
+        assert run.rc != 0
+        assert "the promotion was requested and may still complete" in run.output, run.output
+        assert "node1 was NOT started again" in run.output, run.output
+        assert not node1.is_running(), "the old primary was started while node2 may be promoted"
+        # no primary runs to take the unpause: automatic failover stays paused, and the run says so
+        assert "automatic failover stays paused" in run.output, run.output
+    finally:
+        os.kill(startup, signal.SIGCONT)
+    # the frozen promotion completes once resumed: node2 is the one primary
+    cluster.wait_until(lambda: node2.in_recovery() is False, what="node2 finishes its promotion")
+    assert [node.name for node in cluster.nodes if node.is_running() and not node.in_recovery()] == ["node2"]
+    assert failover_paused(node2)
+
+
+# -- failures a DBA meets: a follow or rejoin that never streams, a rejoin of a running node ----------
+
+def test_a_follow_or_rejoin_that_never_streams_fails_and_writes_a_failed_event(ops, tmp_path):
+    """A passfile that does not exist: the standby cannot authenticate for replication, so it never streams."""
+    cluster = ops.cluster
+    node1, node2, node3 = cluster.nodes
+    promote_node2_after_stopping_node1(ops)
+    events_before = events(node2)
+    nowhere = str(tmp_path / "no-such-passfile")
+
+    follow = module(ops, node3, "repmgr_follow", dict(upstream_node_name="node2", wait_timeout=3, passfile=nowhere))
+    assert follow.failed and 'standby did not attach to upstream node "node2" (ID: 2) after 3 seconds' in follow.msg
+    assert new_events(node2, events_before) == [
+        (3, "standby_follow", False, 'standby did not attach to upstream node "node2" (ID: 2) after 3 seconds')]
+    assert nodes(node2)[2] == (3, "standby", 1, True), "the metadata still says node3 follows node1"
+
+    login = dict(login_host=node2.address, login_port=node2.port)
+    refused = module(ops, node3, "repmgr_rejoin", login, become=True)
+    assert refused.failed and "is running (PID" in refused.msg and "stop it before a rejoin" in refused.msg
+
+    rejoin = module(ops, node1, "repmgr_rejoin", dict(login, wait_timeout=3, passfile=nowhere), become=True)
+    assert rejoin.failed and "node 1 did not attach to node 2 within 3 seconds" in rejoin.msg, rejoin.output
+    assert (1, "node_rejoin", False, "node 1 did not attach to node 2 within 3 seconds") in \
+        new_events(node2, events_before)
+    assert nodes(node2)[0] == (1, "primary", None, False)

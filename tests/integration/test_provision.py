@@ -6,7 +6,7 @@ node3. Then: a second run and a --check run change nothing, the real repmgr CLI 
 playbook built, and a rerun after a manual failover treats the new primary as the primary and
 never starts the old one, nor follows it when someone started it by hand (split brain).
 
-Clusters: 127.0.0.61-63 and 127.0.0.64-66, ports 55601 and 55602 (own addresses and ports, so
+Clusters: 127.0.0.61-63, 127.0.0.64-66 and 127.0.0.73-75, ports 55601, 55602 and 55605 (own addresses and ports, so
 other test files' clusters and `make demo` can run at the same time).
 """
 
@@ -30,20 +30,35 @@ class Provisioned:
     cluster: Cluster
     console: object  # conftest.Console
     first_run: object  # ansible_cli.PlaybookRun
+    check_on_empty_hosts: tuple = ()  # (run, files before, files after, servers running after)
 
 
-def provision_from_scratch(cluster, console_for, tmp_path_factory) -> Provisioned:
-    """Inventory from the harness, then the first ansible-playbook run; it must succeed on every host."""
+def files_under(cluster):
+    """Every file and directory under the cluster's node directories, with its size and mtime."""
+    return {str(path): (path.stat().st_size, path.stat().st_mtime_ns)
+            for node in cluster.nodes for path in sorted(node.node_dir.rglob("*"))}
+
+
+def provision_from_scratch(cluster, console_for, tmp_path_factory, check_first=False) -> Provisioned:
+    """Inventory from the harness, then the first ansible-playbook run; it must succeed on every host.
+
+    check_first: a --check run on the empty hosts before it (what it did is kept for a test).
+    """
     inventory = cluster.write_inventory(tmp_path_factory.mktemp(cluster.name) / "inventory.yml")
     console = console_for(cluster, inventory)
+    check_on_empty_hosts = ()
+    if check_first:
+        before = files_under(cluster)
+        check = console.provision(check=True, env={"ANSIBLE_VERBOSITY": "3"})
+        check_on_empty_hosts = (check, before, files_under(cluster), [n.name for n in cluster.nodes if n.is_running()])
     run = console.provision()
     assert run.rc == 0 and run.failed() == 0, run.output
-    return Provisioned(cluster, console, run)
+    return Provisioned(cluster, console, run, check_on_empty_hosts)
 
 
 @pytest.fixture(scope="module")
 def provisioned(cluster, console_for, tmp_path_factory) -> Provisioned:
-    return provision_from_scratch(cluster, console_for, tmp_path_factory)
+    return provision_from_scratch(cluster, console_for, tmp_path_factory, check_first=True)
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +211,16 @@ def test_second_run_changes_nothing(provisioned):
     assert what_a_run_could_change(provisioned.cluster) == before
 
 
+def test_check_run_on_empty_hosts_runs_no_initdb_and_writes_no_file(provisioned):
+    run, before, after, running = provisioned.check_on_empty_hosts
+    assert run.rc == 0 and run.failed() == 0, run.output
+    assert after == before, "a --check run wrote files: %s" % sorted(set(after) ^ set(before))
+    assert running == [], "a --check run started servers"
+    assert not any(path.endswith("/PG_VERSION") for path in after), "initdb ran"
+    # it says what it would do
+    assert all(counts["changed"] >= 1 for counts in run.recap.values()), run.recap
+
+
 def test_check_run_reports_and_writes_nothing(provisioned, check_run):
     run, before, after = check_run
 
@@ -295,12 +320,11 @@ def test_rerun_with_the_old_primary_running_again_never_picks_it(failed_over):
         node1.stop(mode="fast")
 
 
-def test_a_stopped_primary_is_started_only_when_some_node_confirms_it(failed_over):
-    """After the failover, node2 (the live primary) is stopped too and node3 cannot say who is primary.
+def test_a_stopped_new_primary_confirmed_by_its_standby_is_started_and_the_old_one_is_not(failed_over):
+    """After the failover, node2 (the live primary) is stopped too; node3 runs and its metadata records node2.
 
-    With no node's metadata showing a running primary, the inventory names node1, whose data
-    directory is the failed former primary's: it must not be started. Only when the DBA says so
-    (-e pgha_start_unconfirmed_primary=true) is the inventory's primary started.
+    node3's testimony and the data directories agree (node2 is the primary of the newest timeline), so
+    provision starts node2; node1's directory, the failed former primary's, is never started.
     """
     cluster, console = failed_over.cluster, failed_over.console
     node1, node2, node3 = cluster.nodes
@@ -308,18 +332,21 @@ def test_a_stopped_primary_is_started_only_when_some_node_confirms_it(failed_ove
     try:
         run = console.provision()
 
-        assert run.rc != 0
-        assert said(run, "no node's metadata confirms that it is the cluster's live primary"), run.output
-        assert not node1.is_running(), "a failed former primary was started as a primary"
-        assert not node2.is_running()
+        assert run.recap["node2"]["failed"] == 0 and run.recap["node2"]["changed"] >= 1, run.output
+        assert run.recap["node1"]["failed"] == 1, run.recap
+        assert said(run, "node1 holds a primary's data directory"), run.output
+        assert not node1.is_running(), "a failed former primary was started"
+        assert node2.is_running() and not node2.in_recovery()
+        cluster.wait_streaming(node3, node2)
     finally:
-        node2.start()
+        if not node2.is_running():
+            node2.start()
         cluster.wait_until(lambda: not node2.in_recovery(), what="node2 is back as the primary")
 
 
 # -- a whole cluster stopped comes back in one run ---------------------------------------------
 
-restart_cluster = cluster_fixture("provision-restart", 3, build=None, port=55603, first_octet=67)
+restart_cluster = cluster_fixture("provision-restart", 3, build=None, port=55605, first_octet=73)
 
 
 @pytest.fixture()
@@ -336,8 +363,8 @@ def every_node_back(cluster):
     cluster.wait_streaming(node2, node1)
     cluster.wait_streaming(node3, node1)
     node1.sql("CREATE TABLE IF NOT EXISTS restart_probe (id int)")
-    node1.sql("INSERT INTO restart_probe VALUES (1)")
-    cluster.wait_until(lambda: node3.sql("SELECT count(*) FROM restart_probe") == [(1,)],
+    probe = node1.sql("INSERT INTO restart_probe SELECT coalesce(max(id), 0) + 1 FROM restart_probe RETURNING id")
+    cluster.wait_until(lambda: node3.sql("SELECT id FROM restart_probe WHERE id = %s", probe[0]) == probe,
                        what="a row written on node1 reaches node3")
 
 
@@ -379,3 +406,29 @@ def test_a_stopped_cluster_with_two_primaries_on_the_newest_timeline_is_refused_
     assert run.rc == 0 and run.failed() == 0, run.output
     every_node_back(cluster)
     assert node1.in_recovery() is False
+
+
+def test_a_primary_stopped_beside_running_standbys_starts_when_they_confirm_it_or_the_dba_says_so(restartable):
+    """node1 stopped for maintenance while node2 and node3 run: their metadata records node1 as the primary
+    and no data directory says otherwise, so one run starts it. With --limit node1 the standbys' data
+    directories are not examined: node1 is refused until -e pgha_start_unconfirmed_primary=true."""
+    cluster, console = restartable.cluster, restartable.console
+    node1, node2, node3 = cluster.nodes
+
+    node1.stop(mode="fast")
+    run = console.provision()
+    assert run.rc == 0 and run.failed() == 0, run.output
+    assert {host: counts["changed"] for host, counts in run.recap.items()} == {"node1": 1, "node2": 0, "node3": 0}
+    every_node_back(cluster)
+
+    node1.stop(mode="fast")
+    refused = console.provision(limit="node1")
+    assert refused.rc != 0
+    assert said(refused, "no node's metadata confirms that it is the cluster's live primary"), refused.output
+    assert not node1.is_running()
+
+    run = console.provision(limit="node1", extra_vars={"pgha_start_unconfirmed_primary": True})
+    assert run.rc == 0 and run.failed() == 0, run.output
+    assert run.recap["node1"]["changed"] == 1
+    every_node_back(cluster)
+    assert node2.in_recovery() and node3.in_recovery()

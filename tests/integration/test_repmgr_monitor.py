@@ -211,13 +211,19 @@ def test_a_failed_former_primary_running_again_is_a_stale_primary(cluster, inven
         node1.start()  # the old primary comes back writable, beside node2
         _stamp, stale = run.wait_for("stale_primary", 20, "node1")
         assert stale["primary_node_id"] == 2 and stale["registered_as"] == "primary" and stale["active"] is False
-    # leave the cluster as the next test file expects nothing: this is the module's last test
+    # node1 down again: node2 stays the one primary
     node1.stop(mode="fast")
 
 
 def test_the_source_runs_in_ansible_rulebook(cluster, inventory, tmp_path):
-    """A real ansible-rulebook process loads pgha.repmgr.repmgr_monitor and fires a rule on its event."""
+    """A real ansible-rulebook process loads pgha.repmgr.repmgr_monitor and fires a rule on its event.
+
+    The source is given node2's conninfo only and must find the primary from there, whichever node that
+    is: node1 when this test runs alone, node2 after the stale-primary test promoted it. The rule writes
+    the name repmgrd_start carries, which must be the one server running as a primary.
+    """
     node2 = cluster.nodes[1]
+    [primary] = cluster.primaries()
     rulebook = tmp_path / "watch.yml"
     marker = tmp_path / "fired"
     rulebook.write_text("""---
@@ -245,10 +251,10 @@ def test_the_source_runs_in_ansible_rulebook(cluster, inventory, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
                             start_new_session=True)
     try:
-        cluster.wait_until(lambda: marker.exists() and marker.read_text() == "node2" or proc.poll() is not None,
+        cluster.wait_until(lambda: marker.exists() and marker.read_text() == primary.name or proc.poll() is not None,
                            timeout=90, what="the rule fired on repmgrd_start")
         assert proc.poll() is None, proc.stdout.read()
-        assert marker.read_text() == "node2", "the primary is node2 since the previous test"
+        assert marker.read_text() == primary.name, "repmgrd_start names the running primary"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output = proc.communicate(timeout=30)[0]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 
+import psycopg
 import pytest
 
 from ansible_cli import run_module
@@ -104,10 +106,13 @@ def test_refuses_another_clusters_directory_unless_forced(cluster, inventory, pr
     shutil.chown(other, "postgres", "postgres")
     subprocess.run(["runuser", "-u", "postgres", "--", str(cluster.bindir / "initdb"), "-D", str(other)],
                    check=True, capture_output=True)
+    files_before = sorted(str(path.relative_to(other)) for path in other.rglob("*"))
     run = clone(cluster, inventory, other, node_id=4, node_name="node4", slot_name="repmgr_slot_4")
     assert run.failed and "is not empty: it holds a data directory of another cluster" in run.msg
     assert "set force: true to replace it" in run.msg
     assert not slot_exists(primary, "repmgr_slot_4")
+    assert sorted(str(path.relative_to(other)) for path in other.rglob("*")) == files_before, \
+        "a refused clone leaves the existing files in place"
 
     forced = clone(cluster, inventory, other, node_id=4, node_name="node4", slot_name="repmgr_slot_4", force=True)
     assert forced.changed and not forced.failed, forced.output
@@ -117,13 +122,32 @@ def test_refuses_another_clusters_directory_unless_forced(cluster, inventory, pr
     primary.sql("SELECT pg_drop_replication_slot('repmgr_slot_4')")
 
 
-def test_failed_backup_leaves_nothing_behind(cluster, inventory, primary):
+def test_a_copy_that_fails_midway_leaves_no_half_made_directory(cluster, inventory, primary):
+    """The upstream stops while pg_basebackup copies (throttled so that it is still copying): the half-made
+    directory is removed; the slot made for the clone cannot be dropped with the upstream down, and the
+    failure says so, naming it."""
+    node2 = cluster.nodes[1]
     target = scratch_dir(cluster, "broken")
-    run = clone(cluster, inventory, target, node_id=5, node_name="node5", slot_name="repmgr_slot_5",
-                pg_basebackup_options=["--max-rate=1"])
-    assert run.failed and "pg_basebackup failed" in run.msg
+    runs = []
+    copying = threading.Thread(target=lambda: runs.append(clone(
+        cluster, inventory, target, node_id=5, node_name="node5", slot_name="repmgr_slot_5",
+        pg_basebackup_options=["--max-rate=32k"])))
+    copying.start()
+    try:
+        cluster.wait_until(lambda: (target / "PG_VERSION").exists() or (target / "base").exists(), timeout=60,
+                           what="pg_basebackup has started writing the copy")
+        primary.stop(mode="immediate")
+        copying.join(timeout=120)
+        assert not copying.is_alive(), "the clone did not end after its upstream stopped"
+    finally:
+        if not primary.is_running():
+            primary.start()
+    run = runs[0]
+    assert run.failed and "pg_basebackup failed" in run.msg, run.output
     assert not target.exists(), "the half-made data directory is removed"
-    assert not slot_exists(primary, "repmgr_slot_5"), "the slot made for the clone is dropped again"
+    assert "repmgr_slot_5" in run.msg and "pg_drop_replication_slot" in run.msg, run.msg
+    primary.sql("SELECT pg_drop_replication_slot('repmgr_slot_5')")
+    cluster.wait_streaming(node2, primary)
 
 
 def test_bad_input_and_running_as_root(cluster, inventory, primary):
@@ -137,9 +161,25 @@ def test_bad_input_and_running_as_root(cluster, inventory, primary):
     assert as_root.failed and "must run as the PostgreSQL OS user" in as_root.msg
 
 
+def stored_password(node, role):
+    return node.sql("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,))[0][0]
+
+
+def logs_in(node, role, password, dbname):
+    try:
+        with psycopg.connect(host=node.address, port=node.port, user=role, password=password, dbname=dbname,
+                             connect_timeout=5) as conn:
+            return conn.execute("SELECT current_user").fetchone()[0] == role
+    except psycopg.OperationalError:
+        return False
+
+
 def test_repmgr_database_creates_role_and_database_idempotently(cluster, inventory, primary):
     args = dict(login_unix_socket=str(primary.socket_dir), login_port=primary.port, user="dba_test",
                 password="Db4-test-pw", database="dba_db")
+    # Every statement the server receives goes to its log: the password must not be among them.
+    primary.psql("ALTER SYSTEM SET log_statement = 'all'; SELECT pg_reload_conf();")
+    log_start = primary.logfile.stat().st_size
     check = run_module(inventory, "node1", "pgha.repmgr.repmgr_database", args, become=True, check=True)
     assert check.changed and not check.failed, check.output
     assert primary.sql("SELECT count(*) FROM pg_roles WHERE rolname = 'dba_test'") == [(0,)]
@@ -152,7 +192,20 @@ def test_repmgr_database_creates_role_and_database_idempotently(cluster, invento
     assert primary.sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'dba_db'") == [("dba_test",)]
     assert not run_module(inventory, "node1", "pgha.repmgr.repmgr_database", args, become=True).changed
 
+    assert stored_password(primary, "dba_test").startswith("SCRAM-SHA-256$")
+    assert logs_in(primary, "dba_test", "Db4-test-pw", "dba_db")
+
     changed_pw = run_module(inventory, "node1", "pgha.repmgr.repmgr_database", dict(args, password="New-pw-2"),
                             become=True)
     assert changed_pw.changed and "New-pw-2" not in changed_pw.output
     assert "PASSWORD '********'" in " ".join(changed_pw.result["queries"])
+    assert stored_password(primary, "dba_test").startswith("SCRAM-SHA-256$")
+    assert logs_in(primary, "dba_test", "New-pw-2", "dba_db")
+    assert not logs_in(primary, "dba_test", "Db4-test-pw", "dba_db")
+
+    primary.psql("ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf();")
+    with open(primary.logfile, errors="replace") as log:
+        log.seek(log_start)
+        server_log = log.read()
+    assert "ALTER ROLE" in server_log and "SCRAM-SHA-256$" in server_log, "log_statement = all logged the statements"
+    assert "Db4-test-pw" not in server_log and "New-pw-2" not in server_log, "a clear password reached the server"

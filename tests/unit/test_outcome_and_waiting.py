@@ -47,3 +47,13 @@ def test_wait_until_names_what_did_not_happen():
     with pytest.raises(Timeout, match="timed out after 2 s waiting until node2 leaves recovery"):
         waiting.wait_until(lambda: False, 2, "node2 leaves recovery", 0.1, clock, clock.sleep)
     assert waiting.wait_until(lambda: "done", 0, "at once") == "done"
+
+
+def test_record_diff_shows_the_fields_an_operation_changes():
+    from builders import record
+
+    from ansible_collections.pgha.repmgr.plugins.module_utils.outcome import record_diff
+
+    assert record_diff(record(3), type="standby", upstream_node_id=2, active=True) == dict(
+        before=dict(type="standby", upstream_node_id=1, active=True), after=dict(type="standby", upstream_node_id=2,
+                                                                                 active=True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import down, record, seen
+from builders import down, record, seen, view
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import primary
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import PreconditionFailed
@@ -108,3 +108,36 @@ def test_after_a_crash_of_every_node_the_standbys_recovery_points_may_pass_the_p
                  node2=stopped(standby=True, state="in archive recovery", lsn="0/20001B0"),
                  node3=stopped(standby=True, state="in archive recovery", lsn="0/3000050"))
     assert primary.primary_of_stopped_cluster(nodes) == "node1"
+
+
+# -- a primary stopped while its standbys run ---------------------------------------------------------
+
+def test_a_primary_stopped_for_maintenance_is_named_by_its_running_standbys():
+    from ansible_collections.pgha.repmgr.plugins.module_utils.cluster import recorded_primary_of_standbys
+
+    records = (record(1, "primary", upstream=None), record(2), record(3))
+    seen_there = {1: down(1), 2: seen(2, tli=1), 3: seen(3, tli=1)}
+    results = dict(node2=view(records, seen_there), node3=view(records, seen_there))
+    assert recorded_primary_of_standbys(results) == ("node1", (1, 1))
+    # the recorded primary answers (as a primary or not): nothing to testify for
+    primary_answers = {**seen_there, 1: seen(1, in_recovery=False)}
+    assert recorded_primary_of_standbys(dict(node2=view(records, primary_answers))) == (None, ())
+    # after a failover node3's copy records node2 as the primary: the copies disagree
+    failed_over = (record(1, "primary", upstream=None, active=False), record(2, "primary", upstream=None),
+                   record(3, upstream=2))
+    assert recorded_primary_of_standbys(dict(node3=view(failed_over, seen_there), node2=view(records, seen_there))
+                                        ) == (None, ())
+    assert recorded_primary_of_standbys({"node2": {"failed": True}}) == (None, ())
+
+
+def test_the_standbys_testimony_holds_only_when_the_data_directories_agree():
+    stopped_primary = dict(node1=stopped())
+    assert primary.primary_beside_running_standbys(stopped_primary, "node1", (1, 1)) == "node1"
+    assert primary.primary_beside_running_standbys(stopped_primary, None, (1,)) is None
+    # a running standby on a newer timeline: some other node was promoted since
+    assert primary.primary_beside_running_standbys(stopped_primary, "node1", (1, 2)) is None
+    # node1 recorded, but a stopped node2 is the primary of a newer timeline
+    newer = dict(node1=stopped(timeline=1), node2=stopped(timeline=2))
+    assert primary.primary_beside_running_standbys(newer, "node1", (1,)) is None
+    with pytest.raises(PreconditionFailed):
+        primary.primary_beside_running_standbys(dict(node1=stopped(), node2=stopped()), "node1", (1,))
