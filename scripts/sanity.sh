@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ansible-test sanity (every test) on a copy of the collection.
+# ansible-test sanity (every test) on a copy of the collection, then antsibull-changelog's check of
+# changelogs/changelog.yaml.
 #
 # ansible-test must run from a folder that really is .../ansible_collections/pgha/repmgr (it
 # refuses a symlink), so the files of the working tree that git would take (tracked, plus
@@ -57,6 +58,19 @@ if [ "$rc" -eq 0 ] && [ "$#" -eq 0 ] && grep -q 'All targets skipped' "$log"; th
     rc=1
 fi
 ran=$(grep -c '^Running sanity test' "$log" || true)
+
+# 4. ansible-test's changelog test lints changelogs/config.yaml and the fragments (in its own
+# virtualenv, with the antsibull-changelog that ansible-test pins); the release history that
+# `antsibull-changelog release` wrote, changelogs/changelog.yaml, is checked here with the
+# antsibull-changelog of requirements-test.txt.
+if [ "$rc" -eq 0 ]; then
+    if (cd "$dest" && "$bin/antsibull-changelog" lint-changelog-yaml changelogs/changelog.yaml); then
+        echo "sanity: changelogs/changelog.yaml is valid (antsibull-changelog lint-changelog-yaml)"
+    else
+        rc=$?
+        echo "sanity: changelogs/changelog.yaml is not valid (antsibull-changelog lint-changelog-yaml)" >&2
+    fi
+fi
 if [ "$rc" -eq 0 ]; then
     echo "sanity: $ran sanity tests passed in $((SECONDS - start)) s"
 else
