@@ -266,8 +266,11 @@ def test_the_stopped_old_primary_rejoins_as_a_standby(ops):
     login = dict(login_host=node2.address, login_port=node2.port)
 
     auto_conf_before = (node1.datadir / "postgresql.auto.conf").read_text()
-    check = module(ops, node1, "repmgr_rejoin", login, check=True, become=True)
+    check = module(ops, node1, "repmgr_rejoin", login, check=True, diff=True, become=True)
     assert check.rc == 0 and check.changed, check.output
+    # --diff: the failed former primary's record becomes an active standby of node2
+    assert shown_diff(check) == {'-"type": "primary"', '+"type": "standby"', '-"upstream_node_id": null',
+                                 '+"upstream_node_id": 2', '-"active": false', '+"active": true'}, check.stdout
     assert check.result["events"] == [
         dict(node_id=1, event="node_rejoin", details=NODE_REJOIN.format(node=1, upstream=2))]
     assert not node1.is_running(), "check mode must not start the node"
