@@ -106,6 +106,11 @@ events:
   returned: always
   type: list
   elements: dict
+  contains:
+    node_id: {description: "The node the module connected to (repmgr's own node), or the primary", type: int}
+    event: {description: "C(cluster_cleanup)", type: str}
+    successful: {description: "Always true (a failed delete fails the module)", type: bool}
+    details: {description: "repmgr's text of the event", type: str}
   sample: [{node_id: 2, event: cluster_cleanup, successful: true,
             details: "monitoring records deleted; records newer than 7 day(s) retained"}]
 msg:

@@ -65,10 +65,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 queries:
-  description: Statements run (password masked).
+  description:
+    - The statements run, in order, with the password masked; empty when nothing changed and in check mode.
   returned: always
   type: list
   elements: str
+  sample:
+    - CREATE ROLE repmgr LOGIN REPLICATION SUPERUSER
+    - ALTER ROLE repmgr PASSWORD '********'
+    - CREATE DATABASE repmgr OWNER repmgr
 """
 
 from ansible.module_utils.basic import AnsibleModule

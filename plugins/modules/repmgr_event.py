@@ -53,13 +53,35 @@ EXAMPLES = r"""
 
 RETURN = r"""
 event_timestamp:
-  description: The event's timestamp (null in check mode).
+  description: The event's timestamp, as PostgreSQL prints it (null in check mode).
   returned: always
   type: str
+  sample: "2026-11-30 16:20:01.123456+00"
 voting_term:
   description: The voting term after O(increment_voting_term), else null.
   returned: always
   type: int
+  sample: 3
+events:
+  description: The repmgr event written (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    node_id: {description: "The event's node ID (O(node_id))", type: int}
+    event: {description: "The event type (O(event))", type: str}
+    details: {description: "The event's details (O(details)), or null", type: str}
+  sample:
+    - {node_id: 2, event: standby_switchover,
+       details: 'node "node2" (ID: 2) promoted to primary, node "node1" (ID: 1) demoted to standby'}
+queries:
+  description: The SQL statements run (templates; bound parameters are not shown); empty in check mode.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - UPDATE repmgr.voting_term SET term = term + 1 RETURNING term
+    - INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, %s, %s, %s) RETURNING event_timestamp
 """
 
 from ansible.module_utils.basic import AnsibleModule

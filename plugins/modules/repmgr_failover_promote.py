@@ -94,6 +94,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+node_id:
+  description: The node promoted or adopted (O(node_id)).
+  returned: always
+  type: int
+  sample: 2
+node_name:
+  description: Its node name.
+  returned: always
+  type: str
+  sample: node2
 promoted:
   description: Whether this run promoted the node.
   returned: always
@@ -105,18 +115,24 @@ adopted:
   type: bool
   sample: false
 caught_up_from:
-  description: The survivor whose WAL the node received before its promotion, if any.
+  description: The node name of the survivor whose WAL the node received before its promotion; null when none was further.
   returned: always
   type: str
   sample: node3
 promote_seconds:
-  description: Seconds from the promotion request until the server left recovery.
-  returned: when promoted
+  description: Seconds from the promotion request until the server left recovery; null when the run did not promote.
+  returned: always
   type: float
   sample: 0.21
+method:
+  description: How the promotion was requested (C(pg_promote)).
+  returned: when promoted
+  type: str
+  sample: pg_promote
 voting_term:
-  description: The electoral term recorded with the promotion.
-  returned: when changed
+  description: The electoral term recorded with the promotion; null when nothing was recorded (nothing to do, check
+    mode, O(decide_only)).
+  returned: always
   type: int
   sample: 3
 decided:
@@ -125,22 +141,41 @@ decided:
   type: bool
   sample: true
 stood_down:
-  description: The run stood down (another run holds the election, the term moved on, the primary answers).
-  returned: when it stood down
+  description: The run stood down (another run holds the election, the term moved on, the primary answers,
+    failover is paused); nothing was promoted. The module fails with it.
+  returned: on failure, when it stood down
+  type: bool
+  sample: true
+promote_requested:
+  description: The promotion was requested (or the node is a primary) but the run failed afterwards (the server did
+    not leave recovery in time, or the metadata could not be written); the next failover run adopts it.
+  returned: on failure, after the promotion was requested
   type: bool
   sample: true
 events:
-  description: The repmgr events written (or that would be).
+  description: The repmgr events written (or, in check mode, that would be); empty when there is nothing to do and
+    with O(decide_only).
   returned: always
   type: list
   elements: dict
-  sample: [{"node_id": 2, "event": "repmgrd_failover_promote",
-            "details": "node \"node2\" (ID: 2) promoted to primary; old primary \"node1\" (ID: 1) marked as failed"}]
+  contains:
+    node_id: {description: "The new primary's node ID", type: int}
+    event: {description: "C(standby_promote) (when the node was in recovery), then C(repmgrd_failover_promote)", type: str}
+    details: {description: "repmgr's text of the event", type: str}
+  sample:
+    - {node_id: 2, event: standby_promote, details: 'server "node2" (ID: 2) was successfully promoted to primary'}
+    - {node_id: 2, event: repmgrd_failover_promote,
+       details: 'node "node2" (ID: 2) promoted to primary; old primary "node1" (ID: 1) marked as failed'}
 queries:
-  description: SQL statements run (templates).
+  description: SQL statements that changed something (templates; bound parameters are not shown).
   returned: always
   type: list
   elements: str
+  sample:
+    - "UPDATE repmgr.nodes SET active = FALSE WHERE type = 'primary' AND active IS TRUE AND node_id != %s"
+    - "UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = TRUE WHERE node_id = %s"
+    - "INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, %s, %s, %s) RETURNING event_timestamp"
+    - "UPDATE repmgr.voting_term SET term = GREATEST(term, %s) + 1 RETURNING term"
 """
 
 from ansible.module_utils.basic import AnsibleModule

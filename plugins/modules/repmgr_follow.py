@@ -84,40 +84,81 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-upstream_node_id:
-  description: The upstream the node follows now.
+node_id:
+  description: The node that follows (O(node_id)).
   returned: always
   type: int
+  sample: 3
+upstream_node_id:
+  description: The upstream the node follows now (or, when it stood down, would have followed).
+  returned: always
+  type: int
+  sample: 2
 upstream_node_name:
   description: Its name.
   returned: always
   type: str
+  sample: node2
 attach_seconds:
-  description: Seconds from the configuration change until the node streamed.
-  returned: when changed
+  description: Seconds from the configuration change until the node streamed; null when nothing was changed (and in
+    check mode, and for a witness).
+  returned: unless the run stood down
   type: float
+  sample: 1.42
 old_slot_dropped:
-  description: The slot dropped on the previous upstream, if any.
-  returned: always
+  description: The name of the slot dropped on the previous upstream; null when none was.
+  returned: unless the run stood down
   type: str
+  sample: repmgr_slot_3
 reason:
   description: What was done, or why nothing was.
-  returned: always
+  returned: unless the run stood down
   type: str
+  sample: 'node "node3" (ID: 3) follows "node2" (ID: 2)'
+rewound:
+  description: Always false - a follow never runs pg_rewind (the key is shared with M(pgha.repmgr.repmgr_rejoin)).
+  returned: unless the run stood down
+  type: bool
+  sample: false
+stale_slots_dropped:
+  description: Always empty - a follow drops no slot on the node itself (the key is shared with
+    M(pgha.repmgr.repmgr_rejoin)).
+  returned: unless the run stood down
+  type: list
+  elements: str
+  sample: []
 stood_down:
   description: With O(wait_for_promotion), the upstream was not promoted (or stopped answering); nothing was changed.
   returned: when it stood down
   type: bool
+  sample: true
 events:
-  description: The repmgr events written (or that would be).
+  description: The repmgr events written (or, in check mode, that would be); empty when nothing changes.
   returned: always
   type: list
   elements: dict
+  contains:
+    node_id: {description: "The following node's ID", type: int}
+    event: {description: "C(standby_follow), with O(failover_of) then C(repmgrd_failover_follow); for a witness
+      C(repmgrd_failover_follow) only", type: str}
+    details: {description: "repmgr's text of the event", type: str}
+  sample:
+    - {node_id: 3, event: standby_follow, details: 'standby attached to upstream node "node2" (ID: 2)'}
+    - {node_id: 3, event: repmgrd_failover_follow,
+       details: 'node "node3" (ID: 3) now following new upstream node "node2" (ID: 2)'}
 queries:
-  description: SQL statements run (templates).
+  description: SQL statements that changed something (templates; bound parameters are not shown).
   returned: always
   type: list
   elements: str
+  sample:
+    - "SELECT pg_catalog.pg_create_physical_replication_slot(%s, TRUE)"
+    - ALTER SYSTEM SET primary_conninfo
+    - ALTER SYSTEM SET primary_slot_name
+    - SELECT pg_catalog.pg_reload_conf()
+    - SELECT pg_catalog.pg_drop_replication_slot(%s)
+    - "UPDATE repmgr.nodes SET type = 'standby', upstream_node_id = %s, active = TRUE WHERE node_id = %s"
+    - "INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, %s, %s, %s) RETURNING event_timestamp"
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -159,32 +159,72 @@ EXAMPLES = r"""
 
 RETURN = r"""
 record:
-  description: The node's record after the run (conninfo password-masked); empty after O(state=absent).
+  description: The node's record after the run (or, in check mode, as it would be; conninfo password-masked); empty
+    after O(state=absent).
   returned: always
   type: dict
+  contains:
+    node_id: {description: "repmgr node ID", type: int}
+    node_name: {description: "Node name", type: str}
+    type: {description: "C(primary), C(standby) or C(witness)", type: str}
+    upstream_node_id: {description: "The registered upstream's node ID (null for a primary)", type: int}
+    upstream_node_name: {description: "The registered upstream's node name", type: str}
+    active: {description: "The record's active flag", type: bool}
+    location: {description: "Location", type: str}
+    priority: {description: "Failover priority (0 = never promoted)", type: int}
+    conninfo: {description: "The node's conninfo, any password masked", type: str}
+    repluser: {description: "The replication user", type: str}
+    slot_name: {description: "The node's replication slot name, or null", type: str}
+    config_file: {description: "The repmgr.conf path recorded (O(config_file))", type: str}
+  sample:
+    node_id: 2
+    node_name: node2
+    type: standby
+    upstream_node_id: 1
+    upstream_node_name: node1
+    active: true
+    location: default
+    priority: 100
+    conninfo: host=node2 port=5432 user=repmgr dbname=repmgr connect_timeout=2
+    repluser: repmgr
+    slot_name: repmgr_slot_2
+    config_file: /etc/repmgr.conf
 before:
-  description: The node's record before the run; empty when it was not registered.
+  description: The node's record before the run, with the keys of RV(record); empty when it was not registered.
   returned: always
   type: dict
+  sample: {}
 events:
-  description: The repmgr events written (or, in check mode, that would be written).
+  description: The repmgr events written (or, in check mode, that would be written); empty when nothing changes.
   returned: always
   type: list
   elements: dict
+  contains:
+    node_id: {description: "The node's ID", type: int}
+    event: {description: "repmgr's event type (C(primary_register), C(standby_register), C(witness_register),
+      C(cluster_created), C(standby_unregister), ...; details may be null)", type: str}
+    details: {description: "repmgr's text of the event", type: str}
   sample: [{node_id: 2, event: standby_register, details: "standby registration succeeded; upstream node ID is 1"}]
 metadata_created:
   description: "C(extension) or C(tables) when the run created the repmgr metadata, else null."
   returned: always
   type: str
+  sample: extension
 slot_dropped:
-  description: The replication slot dropped on the primary by O(state=absent), if any.
+  description: The replication slot dropped on the primary by O(state=absent), if any; else null.
   returned: always
   type: str
+  sample: null
 queries:
-  description: The SQL statements run (templates; bound parameters are not shown).
+  description: The SQL statements that changed something (templates; bound parameters are not shown).
   returned: always
   type: list
   elements: str
+  sample:
+    - "INSERT INTO repmgr.nodes (node_id, type, upstream_node_id, node_name, conninfo, repluser, slot_name, location,
+      priority, active, config_file) VALUES (%(node_id)s, %(type)s, %(upstream_node_id)s, %(node_name)s, %(conninfo)s,
+      %(repluser)s, %(slot_name)s, %(location)s, %(priority)s, %(active)s, %(config_file)s)"
+    - "INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, %s, %s, %s) RETURNING event_timestamp"
 """
 
 from ansible.module_utils.basic import AnsibleModule

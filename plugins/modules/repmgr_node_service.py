@@ -95,34 +95,40 @@ running:
   description: Whether the server runs after the module.
   returned: always
   type: bool
+  sample: false
 was_running:
   description: Whether it ran before.
   returned: always
   type: bool
+  sample: true
 cluster_state:
   description: pg_controldata's "Database cluster state" of a stopped server.
-  returned: when stopped
+  returned: when the server is stopped (not with O(state=fenced))
   type: str
+  sample: shut down in recovery
 shut_down_cleanly:
-  description: Whether that state is a clean shutdown.
-  returned: when stopped
+  description: Whether that state is a clean shutdown (C(shut down) or C(shut down in recovery)).
+  returned: when the server is stopped (not with O(state=fenced))
   type: bool
+  sample: true
 last_checkpoint_lsn:
   description: The last (for a clean stop, the shutdown) checkpoint's LSN.
-  returned: when stopped
+  returned: when the server is stopped (not with O(state=fenced))
   type: str
+  sample: 0/3000060
 timeline:
   description: That checkpoint's timeline (or the minimum recovery point's, when later).
-  returned: when stopped
+  returned: when the server is stopped (not with O(state=fenced))
   type: int
+  sample: 2
 wal_end:
   description: The furthest WAL position the stopped data directory holds (last checkpoint, or minimum recovery point).
-  returned: when stopped
+  returned: when the server is stopped (not with O(state=fenced))
   type: str
   sample: 0/3000060
 standby_signal:
   description: Whether the data directory has C(standby.signal) (it starts as a standby).
-  returned: always
+  returned: unless O(state=fenced)
   type: bool
   sample: true
 killed:
@@ -135,6 +141,27 @@ standby_signal_written:
   returned: when O(state=fenced)
   type: bool
   sample: true
+queries:
+  description: Always empty - the module changes no data (a C(CHECKPOINT) by O(checkpoint) is not listed).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+rc:
+  description: The exit code of the command that failed (pg_ctl, O(start_command), O(stop_command), pg_controldata).
+  returned: on failure of such a command
+  type: int
+  sample: 1
+stdout:
+  description: Its standard output (passwords masked).
+  returned: on failure of such a command
+  type: str
+  sample: "waiting for server to start.... stopped waiting"
+stderr:
+  description: Its standard error (passwords masked).
+  returned: on failure of such a command
+  type: str
+  sample: "pg_ctl: could not start server"
 """
 
 from ansible.module_utils.basic import AnsibleModule

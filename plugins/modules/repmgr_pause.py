@@ -78,7 +78,18 @@ events:
   returned: always
   type: list
   elements: dict
+  contains:
+    node_id: {description: "The primary's node ID", type: int}
+    event: {description: "C(pgha_failover_paused) or C(pgha_failover_unpaused)", type: str}
+    details: {description: "C(automatic failover paused) or C(automatic failover unpaused), then O(reason) when given", type: str}
   sample: [{node_id: 1, event: pgha_failover_paused, details: "automatic failover paused: kernel upgrade on node1"}]
+queries:
+  description: The SQL statements that changed something (templates; bound parameters are not shown); empty when
+    nothing changes and in check mode.
+  returned: always
+  type: list
+  elements: str
+  sample: ["INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, %s, %s, %s) RETURNING event_timestamp"]
 """
 
 from ansible.module_utils.basic import AnsibleModule

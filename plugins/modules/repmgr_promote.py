@@ -70,24 +70,70 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-promote_seconds:
-  description: Seconds from the promotion request until the server left recovery.
-  returned: when promoted
-  type: float
-method:
-  description: C(pg_promote) or C(pg_ctl promote).
-  returned: when promoted
+node_id:
+  description: The node promoted (O(node_id)).
+  returned: always
+  type: int
+  sample: 2
+node_name:
+  description: Its node name.
+  returned: always
   type: str
+  sample: node2
+promote_seconds:
+  description: Seconds from the promotion request until the server left recovery; null when no promotion was requested
+    (the node already was out of recovery, or check mode).
+  returned: always
+  type: float
+  sample: 0.214
+method:
+  description: How the promotion was requested, C(pg_promote) or C(pg_ctl promote); null when none was.
+  returned: always
+  type: str
+  sample: pg_promote
 events:
-  description: The repmgr events written (or that would be).
+  description: The repmgr events written (or, in check mode, that would be); empty when the node already is the primary.
   returned: always
   type: list
   elements: dict
+  contains:
+    node_id: {description: "The promoted node's ID", type: int}
+    event: {description: "C(standby_promote)", type: str}
+    details: {description: "repmgr's text of the event", type: str}
+  sample: [{node_id: 2, event: standby_promote, details: 'server "node2" (ID: 2) was successfully promoted to primary'}]
 queries:
-  description: SQL statements run (templates).
+  description: SQL statements run (templates; bound parameters are not shown).
   returned: always
   type: list
   elements: str
+  sample:
+    - "SELECT pg_catalog.pg_promote(wait := FALSE)"
+    - "UPDATE repmgr.nodes SET active = FALSE WHERE type = 'primary' AND active IS TRUE AND node_id != %s"
+    - "UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = TRUE WHERE node_id = %s"
+    - "INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, %s, %s, %s) RETURNING event_timestamp"
+promote_requested:
+  description:
+    - The promotion was requested but the run failed afterwards (the server did not leave recovery within
+      O(promote_check_timeout), or the metadata could not be written); the server may be, or become, a primary.
+      Start no other primary; run the module again to record it.
+  returned: on failure, after the promotion was requested
+  type: bool
+  sample: true
+rc:
+  description: The exit code of C(pg_ctl promote) when it failed.
+  returned: on failure of C(pg_ctl promote)
+  type: int
+  sample: 1
+stdout:
+  description: Its standard output (passwords masked).
+  returned: on failure of C(pg_ctl promote)
+  type: str
+  sample: ""
+stderr:
+  description: Its standard error (passwords masked).
+  returned: on failure of C(pg_ctl promote)
+  type: str
+  sample: 'pg_ctl: cannot promote server; server is not in standby mode'
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -90,14 +90,21 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+node_id:
+  description: The node rejoined (O(node_id)).
+  returned: always
+  type: int
+  sample: 1
 upstream_node_id:
   description: The primary the node follows now.
   returned: always
   type: int
+  sample: 2
 upstream_node_name:
   description: Its name.
   returned: always
   type: str
+  sample: node2
 stale_slots_dropped:
   description:
     - Slots dropped on the rejoined node, left from when it was the primary (its former standbys' slots,
@@ -105,28 +112,64 @@ stale_slots_dropped:
   returned: always
   type: list
   elements: str
+  sample: [repmgr_slot_2, repmgr_slot_3]
+old_slot_dropped:
+  description: The name of the node's own slot dropped on its previous upstream; null when none was.
+  returned: always
+  type: str
+  sample: null
 rewound:
   description: Whether pg_rewind changed the data directory.
   returned: always
   type: bool
+  sample: true
 attach_seconds:
-  description: Seconds from the start until the node streamed.
-  returned: when changed
+  description: Seconds from the start until the node streamed; null when nothing was changed and in check mode.
+  returned: always
   type: float
+  sample: 2.87
 reason:
   description: What was done, or why nothing was.
   returned: always
   type: str
+  sample: 'node "node1" (ID: 1) rejoins as a standby of "node2" (ID: 2)'
 events:
-  description: The repmgr events written (or that would be).
+  description: The repmgr event written (or, in check mode, that would be); empty when nothing changes.
   returned: always
   type: list
   elements: dict
+  contains:
+    node_id: {description: "The rejoined node's ID", type: int}
+    event: {description: "C(node_rejoin)", type: str}
+    details: {description: "repmgr's text of the event", type: str}
+  sample: [{node_id: 1, event: node_rejoin, details: "node 1 is now attached to node 2"}]
 queries:
-  description: SQL statements run (templates).
+  description: SQL statements that changed something (templates; bound parameters are not shown).
   returned: always
   type: list
   elements: str
+  sample:
+    - CHECKPOINT
+    - "SELECT pg_catalog.pg_create_physical_replication_slot(%s, TRUE)"
+    - SELECT pg_catalog.pg_drop_replication_slot(%s)
+    - "UPDATE repmgr.nodes SET type = 'standby', upstream_node_id = %s, active = TRUE WHERE node_id = %s"
+    - "INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, %s, %s, %s) RETURNING event_timestamp"
+rc:
+  description: The exit code of the PostgreSQL command that failed (pg_controldata, pg_rewind, pg_ctl start, or
+    O(start_command)).
+  returned: on failure of such a command
+  type: int
+  sample: 1
+stdout:
+  description: Its standard output (passwords masked).
+  returned: on failure of such a command
+  type: str
+  sample: ""
+stderr:
+  description: Its standard error (passwords masked).
+  returned: on failure of such a command
+  type: str
+  sample: "pg_rewind: error: could not connect to server: connection refused"
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -89,30 +89,65 @@ reason:
   description: Why the module did or did not clone.
   returned: always
   type: str
+  sample: data directory is empty
 data_directory:
-  description: The data directory.
+  description: The data directory (O(data_directory)).
   returned: always
   type: str
+  sample: /var/lib/postgresql/16/main
 slot_name:
-  description: The replication slot used, or null.
+  description: The replication slot used (O(slot_name), or C(repmgr_slot_<node_id>)); null without O(use_slot).
   returned: always
   type: str
+  sample: repmgr_slot_2
 system_identifier:
   description: The upstream's system identifier (as a string).
   returned: always
   type: str
+  sample: "7442156218346391612"
 primary_conninfo:
   description: The primary_conninfo written (password masked).
   returned: when cloned
   type: str
+  sample: "host=node1 port=5432 connect_timeout=2 user=repmgr application_name=node2"
 event_written:
-  description: Whether the standby_clone event was written.
+  description: Whether the C(standby_clone) event was written (false when nothing was cloned, in check mode, when the
+    upstream has no repmgr metadata or is itself a standby).
   returned: always
   type: bool
+  sample: true
 pg_bindir:
   description: The PostgreSQL bin directory used.
   returned: always
   type: str
+  sample: /usr/lib/postgresql/16/bin
+queries:
+  description: Always empty - the statements the clone runs on the upstream are not listed.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+events:
+  description: Always empty - the C(standby_clone) event, when written, is reported by RV(event_written).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+rc:
+  description: The exit code of pg_basebackup (or pg_controldata) when it failed.
+  returned: on failure of such a command
+  type: int
+  sample: 1
+stdout:
+  description: Its standard output (passwords masked).
+  returned: on failure of such a command
+  type: str
+  sample: ""
+stderr:
+  description: Its standard error (passwords masked).
+  returned: on failure of such a command
+  type: str
+  sample: 'pg_basebackup: error: could not connect to server: connection refused'
 """
 
 from ansible.module_utils.basic import AnsibleModule

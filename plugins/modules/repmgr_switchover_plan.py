@@ -43,27 +43,55 @@ already_primary:
   description: The requested node already is the running primary (then there is nothing to do).
   returned: always
   type: bool
+  sample: false
 old_primary:
-  description: node_id and node_name of the current primary.
+  description: The current primary.
   returned: always
   type: dict
+  contains:
+    node_id: {description: "Its node ID", type: int}
+    node_name: {description: "Its node name", type: str}
+  sample: {node_id: 1, node_name: node1}
 target:
-  description: node_id and node_name of the new primary.
+  description: The new primary (O(new_primary)).
   returned: always
   type: dict
+  contains:
+    node_id: {description: "Its node ID", type: int}
+    node_name: {description: "Its node name", type: str}
+  sample: {node_id: 2, node_name: node2}
 siblings:
-  description: The other active standbys (node_id, node_name), which follow the new primary.
+  description: The other active standbys, which follow the new primary; empty when RV(already_primary).
   returned: always
   type: list
   elements: dict
+  contains:
+    node_id: {description: "The standby's node ID", type: int}
+    node_name: {description: "Its node name", type: str}
+  sample: [{node_id: 3, node_name: node3}]
 lag_bytes:
-  description: How far the target's WAL is behind the primary's.
+  description: How far the target's WAL is behind the primary's, in bytes (0 when RV(already_primary); null when it
+    could not be measured).
   returned: always
   type: int
+  sample: 0
 event_details:
-  description: The C(standby_switchover) event text for a successful switchover.
+  description: The C(standby_switchover) event text for a successful switchover; null when RV(already_primary).
   returned: always
   type: str
+  sample: 'node "node2" (ID: 2) promoted to primary, node "node1" (ID: 1) demoted to standby'
+events:
+  description: Always empty - the plan writes nothing.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+queries:
+  description: Always empty - the plan only reads.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 """
 
 from ansible.module_utils.basic import AnsibleModule
