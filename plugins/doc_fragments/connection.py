@@ -70,6 +70,31 @@ options:
         nodes are probed in parallel.
     type: int
     default: 5
+  event_notification_command:
+    description:
+      - repmgr's C(event_notification_command). After a module that writes repmgr events (registration, clone,
+        promote, follow, rejoin, failover promote, pause, cleanup, M(pgha.repmgr.repmgr_event)) has committed an
+        event row, this command runs for it, through C(/bin/sh) as repmgr runs it, with repmgr's placeholders
+        replaced - C(%n) node ID, C(%a) node name, C(%e) event, C(%s) C(1)/C(0) for success, C(%t) timestamp,
+        C(%d) details, C(%p) the related node's ID where the event has one (new upstream, failed or demoted
+        primary), C(%c) the node's conninfo with any password masked, C(%%) a percent sign.
+      - Each value is quoted for the place it lands in (bare, inside single or double quotes), so an event's text
+        never runs as shell code; unlike repmgr an empty value outside quotes stays one (empty) argument.
+      - Each run is bounded by 10 seconds; then the command and everything it started are killed. A command that
+        fails or hangs is reported in the module's C(warnings) and never fails the module.
+      - Modules that write no events ignore it. The action plugins take it from the inventory variable
+        C(pgha_event_notification_command) when the task does not set it.
+    type: str
+    default: ''
+  event_notifications:
+    description:
+      - repmgr's C(event_notifications) - the event names for which O(event_notification_command) runs; empty
+        means every event. The rows are written in any case.
+      - The action plugins take it from the inventory variable C(pgha_event_notifications) when the task does not
+        set it.
+    type: list
+    elements: str
+    default: []
 requirements:
   - psycopg >= 3.1 (C(pip install "psycopg[binary]")) on the host the module runs on.
 """

@@ -221,6 +221,8 @@ def validate_info(params):
         raise InvalidOption("limit", "must be at least 1 (got %s)" % params["limit"])
     if params["node_id"] is not None:
         require_node_id(params["node_id"])
+    if params.get("monitor_stale_after") is not None and params["monitor_stale_after"] < 1:
+        raise InvalidOption("monitor_stale_after", "must be at least 1 second (got %s)" % params["monitor_stale_after"])
     compile_query(params.get("query"))
 
 
@@ -265,11 +267,66 @@ def cluster_info(params, conn, ctx):
     if params.get("replication_status"):
         # repmgrd's monitoring_history rows (the monitor's monitoring_history: true), newest per standby
         result["replication_status"] = metadata.read_replication_status(conn)
+    if params.get("monitor"):
+        result["monitor"] = monitor_status(metadata.read_monitor_status(conn), pause["paused"],
+                                           params.get("monitor_stale_after"))
     query = compile_query(params.get("query"))
     if query is not None:
         result["query_result"] = query.search(result)
     result["queries"] = []  # reads only
     return result
+
+
+MONITOR_STALE_AFTER = 300  # seconds without a check after which a running monitor is not trusted to watch
+
+
+def monitor_status(rows, paused, stale_after=None):
+    """repmgr service status from a monitor's rows: per node when it last checked it; is failover protected?
+
+    `rows`: metadata.read_monitor_status(). A node is watched when its newest repmgrd_start is newer
+    than the newest repmgrd_shutdown of the cluster (a monitor writes repmgrd_start for every node it
+    watches, and repmgrd_shutdown for the primary it watched when it stopped). Its last check is the newest of its
+    rows about the node: events (repmgrd_start, disconnect, reconnect, standby failure or recovery) and,
+    with monitoring_history, the history rows naming it, which a running monitor writes every interval.
+    Failover protection is on when a monitor runs, automatic failover is not paused, and (when
+    `stale_after` seconds are given) its last check is no older than that: a monitor that was killed
+    writes no repmgrd_shutdown, and only monitoring_history rows keep its checks fresh.
+    """
+    nodes, running_any = [], False
+    newest_start, newest_check = None, None
+    stops = [row["stopped_age"] for row in rows if row["stopped_age"] is not None]
+    newest_stop = min(stops) if stops else None
+    for row in rows:
+        started_age = row["started_age"]
+        # the monitor writes repmgrd_shutdown for the primary only: any newer one stops every node's watch
+        running = started_age is not None and (newest_stop is None or started_age < newest_stop)
+        ages = [age for age in (row["last_event"], row["last_history"]) if age is not None]
+        checked_age = min(ages) if ages else None
+        nodes.append(dict(node_id=row["node_id"], node_name=row["node_name"], monitor_running=running,
+                          monitor_started=row["started"], monitor_stopped=row["stopped"],
+                          seconds_since_last_check=None if checked_age is None else round(max(checked_age, 0), 3),
+                          checked_by="monitoring_history" if ages and checked_age == row["last_history"] else
+                          ("events" if ages else None)))
+        running_any = running_any or running
+        if started_age is not None and (newest_start is None or started_age < newest_start[0]):
+            newest_start = (started_age, row["started"])
+        if checked_age is not None and (newest_check is None or checked_age < newest_check):
+            newest_check = checked_age
+    stale = bool(stale_after) and (newest_check is None or newest_check > stale_after)
+    if not running_any:
+        protection, reason = False, ("no monitor has ever run on this cluster" if newest_start is None
+                                     else "the last monitor stopped (repmgrd_shutdown)")
+    elif paused:
+        protection, reason = False, "a monitor runs, but automatic failover is paused"
+    elif stale:
+        protection, reason = False, ("a monitor started, but its newest check is more than %s seconds old: it may "
+                                     "have been killed" % stale_after)
+    else:
+        protection, reason = True, "a monitor runs and automatic failover is not paused"
+    return dict(failover_protection=protection, reason=reason, running=running_any,
+                started=newest_start[1] if newest_start else None,
+                seconds_since_last_check=None if newest_check is None else round(max(newest_check, 0), 3),
+                nodes=nodes)
 
 
 def recorded_primary_of_standbys(results):

@@ -45,6 +45,10 @@ def connection_argument_spec():
         ssl_key=dict(type="path", no_log=False),
         connect_params=dict(type="dict", default={}),
         connect_timeout=dict(type="int", default=DEFAULT_CONNECT_TIMEOUT),
+        # repmgr's event_notification_command / event_notifications (notify.py), for the modules that
+        # write events; with the connection options so that every module has them in one place
+        event_notification_command=dict(type="str", default=""),
+        event_notifications=dict(type="list", elements="str", default=[]),
     )
 
 

@@ -11,6 +11,7 @@ constants and convert rows with the same functions.
 
 from __future__ import annotations
 
+from ansible_collections.pgha.repmgr.plugins.module_utils import notify
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import MetadataMissing
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeRecord
 
@@ -68,6 +69,8 @@ INSERT_EVENT = (
     "INSERT INTO repmgr.events (node_id, event, successful, details) "
     "VALUES (%s, %s, %s, %s) RETURNING event_timestamp"
 )
+# The event's node for the notification command's %a and %c (only run when a command is set).
+SELECT_NODE_NAME_CONNINFO = "SELECT node_name, conninfo FROM repmgr.nodes WHERE node_id = %s"
 
 # An event that happened earlier than it is written (the monitor holds its rows while no primary
 # can take them, then writes them with the time they happened).
@@ -265,9 +268,22 @@ def set_active(cur, node_id, active):
 
 
 def write_event(cur, node_id, event, successful=True, details=None):
-    """Insert one repmgr.events row; returns its timestamp. Must run on the primary."""
+    """Insert one repmgr.events row; returns its timestamp. Must run on the primary.
+
+    When the module run has an event_notification_command (notify.py) that wants this event, the
+    row is also handed to it, with the node's name and conninfo, to be notified once committed.
+    """
     cur.execute(INSERT_EVENT, (node_id, event, successful, details))
-    return cur.fetchone()[0]
+    stamp = cur.fetchone()[0]
+    recorder = notify.active()
+    if recorder is not None and recorder.wants(event):
+        cur.execute(SELECT_NODE_NAME_CONNINFO, (node_id,))
+        row = cur.fetchone()
+        # in autocommit mode outside a transaction block the row is committed already
+        committed = cur.connection.autocommit and cur.connection.info.transaction_status == 0
+        recorder.add(node_id, event, successful, details, stamp, node_name=row[0] if row else None,
+                     conninfo=row[1] if row else None, committed=committed)
+    return stamp
 
 
 def events_query(node_id=None, node_name=None, event=None, limit=20):
@@ -364,6 +380,38 @@ def read_replication_status(conn):
     with conn.cursor() as cur:
         cur.execute(SELECT_REPLICATION_STATUS)
         return [dict(zip(REPLICATION_STATUS_COLUMNS, row)) for row in cur.fetchall()]
+
+
+# repmgr service status, from the rows a monitor writes: per node, its newest repmgrd_start and
+# repmgrd_shutdown, the newest row of any check it made (events it writes about the node, monitoring_history
+# rows naming it), with their ages in seconds by the server's clock.
+MONITOR_CHECK_EVENTS = ("repmgrd_start", "repmgrd_upstream_disconnect", "repmgrd_upstream_reconnect",
+                        "standby_failure", "standby_recovery")
+MONITOR_STATUS_COLUMNS = ("node_id", "node_name", "started", "started_age", "stopped", "stopped_age",
+                          "last_event", "last_history")
+_TS = "to_char(%s, 'YYYY-MM-DD HH24:MI:SS')"
+_AGE = "EXTRACT(EPOCH FROM pg_catalog.now() - %s)::float8"
+SELECT_MONITOR_STATUS = (
+    "SELECT node_id, node_name, " + _TS % "started" + ", " + _AGE % "started" + ", " + _TS % "stopped" + ", "
+    + _AGE % "stopped" + ", " + _AGE % "last_event" + ", " + _AGE % "last_history" + " FROM ("
+    "SELECT n.node_id, n.node_name, "
+    "(SELECT max(e.event_timestamp) FROM repmgr.events e WHERE e.node_id = n.node_id "
+    "AND e.event = 'repmgrd_start') AS started, "
+    "(SELECT max(e.event_timestamp) FROM repmgr.events e WHERE e.node_id = n.node_id "
+    "AND e.event = 'repmgrd_shutdown') AS stopped, "
+    "(SELECT max(e.event_timestamp) FROM repmgr.events e WHERE e.node_id = n.node_id "
+    "AND e.event = ANY(%s)) AS last_event, "
+    "(SELECT max(h.last_monitor_time) FROM repmgr.monitoring_history h "
+    "WHERE h.standby_node_id = n.node_id OR h.primary_node_id = n.node_id) AS last_history "
+    "FROM repmgr.nodes n) s ORDER BY node_id"
+)
+
+
+def read_monitor_status(conn):
+    """Each node's monitor rows (MONITOR_STATUS_COLUMNS): timestamps as repmgr prints them, ages in seconds."""
+    with conn.cursor() as cur:
+        cur.execute(SELECT_MONITOR_STATUS, (list(MONITOR_CHECK_EVENTS),))
+        return [dict(zip(MONITOR_STATUS_COLUMNS, row)) for row in cur.fetchall()]
 
 
 def monitoring_cleanup_statements(keep_history, node_id=None):

@@ -12,7 +12,7 @@ from typing import Optional
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, notify
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     CommandFailed,
@@ -166,9 +166,14 @@ def execute(module_class, options, operation, validate=None, waits=("connect_tim
     require_psycopg(module)
     ctx = context(module)
 
+    recorder = None
+
     def body():
+        nonlocal recorder
         if validate is not None:
             validate(module.params)
+        recorder = notify.recorder_from_params(module.params, ctx.secrets)
+        notify.install(recorder)
         conn = None
         if connect != NO_CONNECTION:
             try:
@@ -178,6 +183,9 @@ def execute(module_class, options, operation, validate=None, waits=("connect_tim
                     raise
         try:
             result = operation(module, conn, ctx)
+        except Exception:
+            notify_events(module, recorder, failed=True)  # before the failure is reported
+            raise
         finally:
             if conn is not None:
                 conn.close()
@@ -186,4 +194,19 @@ def execute(module_class, options, operation, validate=None, waits=("connect_tim
         return result
 
     deadline = deadline_for(module, *waits) + int(extra_wait(module.params) if extra_wait else 0)
-    module.exit_json(**run(module, body, deadline=deadline))
+    result = run(module, body, deadline=deadline)
+    notify_events(module, recorder)  # the run's transactions are committed: each event's command, in order
+    module.exit_json(**result)
+
+
+def notify_events(module, recorder, failed=False):
+    """Run the event_notification_command for the run's committed events; a failure is a warning only."""
+    notify.install(None)
+    if recorder is None:
+        return
+    try:
+        reports = recorder.deliver(failed=failed)
+    except Exception as error:  # pylint: disable=broad-except
+        reports = ["event notifications could not be run: %s" % conninfo_util.mask_text(str(error), secrets_of(module))]
+    for message in reports:
+        module.warn(message)

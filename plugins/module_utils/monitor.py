@@ -64,6 +64,10 @@ DEFAULTS = dict(
     failure_repeat_interval=None,
     write_events=True,
     monitoring_history=False,
+    heartbeat_interval=0,
+    event_notification_command="",
+    event_notifications=(),
+    webhook_url="",
 )
 # A repeated primary_failure starts a playbook run; rulesets run them one after another. Repeats
 # faster than a run takes would pile up runs that each find nothing to do.
@@ -87,6 +91,10 @@ FAILOVER_PAUSED = "failover_paused"
 FAILOVER_UNPAUSED = "failover_unpaused"
 PRIMARY_FAILURE_PAUSED = "primary_failure_paused"  # the primary is lost while paused: nothing is done
 REPMGRD_SHUTDOWN = "repmgrd_shutdown"
+MONITOR_HEARTBEAT = "monitor_heartbeat"  # every heartbeat_interval seconds: the monitor runs (repmgr service status)
+# The source's events posted to webhook_url: what a person on call wants to hear about a failover.
+WEBHOOK_EVENTS = (UPSTREAM_DISCONNECT, UPSTREAM_RECONNECT, PRIMARY_FAILURE, PRIMARY_LOST, NEW_PRIMARY,
+                  STALE_PRIMARY, PRIMARY_FAILURE_PAUSED, FAILOVER_PAUSED, FAILOVER_UNPAUSED)
 
 # repmgr.events detail texts, as repmgrd writes them (repmgrd-physical.c).
 START_PRIMARY_TEXT = 'monitoring cluster primary "%s" (ID: %d)'
@@ -123,6 +131,10 @@ class Settings:
     failure_repeat_interval: Optional[float] = None
     write_events: bool = True
     monitoring_history: bool = False
+    heartbeat_interval: float = 0
+    event_notification_command: str = ""
+    event_notifications: tuple = ()
+    webhook_url: str = ""
 
     def conninfo_for(self, record):
         """How the monitor reaches a node: its own path when given (node_conninfo), else the metadata's."""
@@ -184,6 +196,26 @@ def settings_from_args(args):
     for name in ("write_events", "monitoring_history"):
         if not isinstance(values[name], bool):
             raise InvalidOption(name, "must be true or false (got %r)" % (values[name],))
+    try:
+        values["heartbeat_interval"] = float(values["heartbeat_interval"])
+    except (TypeError, ValueError):
+        raise InvalidOption("heartbeat_interval", "must be a number of seconds, 0 for none (got %r)"
+                            % (values["heartbeat_interval"],))
+    if values["heartbeat_interval"] < 0:
+        raise InvalidOption("heartbeat_interval", "must be 0 (no heartbeat) or more (got %s)"
+                            % values["heartbeat_interval"])
+    if not isinstance(values["event_notification_command"], str):
+        raise InvalidOption("event_notification_command", "must be a string (got %r)"
+                            % (values["event_notification_command"],))
+    chosen = values["event_notifications"]
+    if isinstance(chosen, str):  # repmgr.conf's form: a comma-separated list
+        chosen = [name for name in chosen.split(",") if name.strip()]
+    if not isinstance(chosen, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in chosen):
+        raise InvalidOption("event_notifications", "must be a list of event names (got %r)" % (chosen,))
+    values["event_notifications"] = tuple(n.strip() for n in chosen)
+    url = values["webhook_url"]
+    if not isinstance(url, str) or (url and not url.startswith(("http://", "https://"))):
+        raise InvalidOption("webhook_url", "must be an http:// or https:// URL (got %r)" % (url,))
     node_conninfo = args.get("node_conninfo") or {}
     if not isinstance(node_conninfo, dict) or not all(isinstance(v, str) and v for v in node_conninfo.values()):
         raise InvalidOption("node_conninfo", "must map node names to conninfo strings (got %r)" % (node_conninfo,))
@@ -192,7 +224,9 @@ def settings_from_args(args):
                     reconnect_attempts=values["reconnect_attempts"], reconnect_interval=values["reconnect_interval"],
                     connection_check_type=values["connection_check_type"], connect_timeout=values["connect_timeout"],
                     failure_repeat_interval=values["failure_repeat_interval"], write_events=values["write_events"],
-                    monitoring_history=values["monitoring_history"])
+                    monitoring_history=values["monitoring_history"], heartbeat_interval=values["heartbeat_interval"],
+                    event_notification_command=values["event_notification_command"].strip(),
+                    event_notifications=values["event_notifications"], webhook_url=values["webhook_url"])
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -366,6 +400,9 @@ class MonitorIO:
     write: Callable[[str, list], Any]
     emit: Callable[[dict], Any]
     wall: Callable[[], float] = field(default=time.time)  # seconds since the epoch, for rows and decide_at
+    # notify([note]): the repmgr.events rows just committed on the primary, each a dict (node_id, node_name,
+    # conninfo, event, successful, details, when), for the event notification command; must not wait for it
+    notify: Optional[Callable[[list], Any]] = None
 
 
 # -- the loop -------------------------------------------------------------------------------------
@@ -391,6 +428,10 @@ class Monitor:
         self.was_paused = None  # the pause switch as the last survey showed it (None: not known yet)
         self.history_failing = False  # the last monitoring_history write failed (reported once)
         self.history_task = None  # the monitoring_history rows on their way to the primary
+        self.heartbeat_task = None
+        self.started_at = None  # wall clock of repmgrd_start
+        self.last_check = None  # wall clock of the last check the primary answered
+        self.state = "starting"  # starting, watching, failing (in the retry window), lost
 
     # small helpers
 
@@ -504,6 +545,8 @@ class Monitor:
         rows = [(r.node_id, REPMGRD_START, start_text(r, self.records)) for r in self.records]
         self.queue_rows(*[row for row in rows if row[2]])
         await self.flush()  # the rows first: when the event is seen, they are in repmgr.events
+        self.started_at = self.last_check = self.io.wall()
+        self.state = "watching"
         await self.emit(REPMGRD_START, target, nodes=[r.node_name for r in self.records],
                         detection_window=self.s.detection_window, reconnect_attempts=self.s.reconnect_attempts,
                         reconnect_interval=self.s.reconnect_interval, monitor_interval=self.s.monitor_interval)
@@ -515,6 +558,8 @@ class Monitor:
             while self.primary is None:
                 await self.io.sleep(self.s.monitor_interval)
                 await self.guarded(self.start)
+            if self.s.heartbeat_interval > 0:
+                self.heartbeat_task = asyncio.ensure_future(self.heartbeats())
             while True:
                 await self.guarded(self.step)
         except asyncio.CancelledError:
@@ -531,7 +576,28 @@ class Monitor:
             await self.emit(MONITOR_ERROR, self.primary, error="%s: %s" % (type(error).__name__, error))
             await self.io.sleep(self.s.monitor_interval)
 
+    async def heartbeats(self):
+        """monitor_heartbeat every heartbeat_interval seconds, whatever the loop is doing (repmgr service status)."""
+        while True:
+            await self.io.sleep(self.s.heartbeat_interval)
+            try:
+                await self.emit(MONITOR_HEARTBEAT, self.primary, **self.status())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # pylint: disable=broad-except
+                pass  # a heartbeat that cannot be sent is simply missing: its absence is the signal
+
+    def status(self):
+        """What the heartbeat says: the monitor's state, since when it runs, when the primary last answered."""
+        wall = self.io.wall()
+        return dict(state=self.state, failover_paused=self.paused(), monitoring_since=self.started_at,
+                    seconds_since_last_check=round(wall - self.last_check, 3) if self.last_check is not None else None,
+                    last_check=self.last_check, nodes=[r.node_name for r in self.records],
+                    heartbeat_interval=self.s.heartbeat_interval)
+
     async def shutdown(self):
+        if self.heartbeat_task is not None and not self.heartbeat_task.done():
+            self.heartbeat_task.cancel()
         if self.history_task is not None and not self.history_task.done():
             self.history_task.cancel()
         if self.primary is not None:
@@ -597,6 +663,7 @@ class Monitor:
         if broken or not await self.check():
             await self.failing()
             return
+        self.last_check, self.state = self.io.wall(), "watching"
         await self.round()
 
     async def round(self):
@@ -646,6 +713,7 @@ class Monitor:
 
     async def switch_to(self, node_id):
         previous = self.primary
+        self.state = "watching"
         self.primary = self.truth.record(node_id) or previous
         await self.close_held()
         await self.emit(NEW_PRIMARY, self.primary, previous_node_id=previous.node_id,
@@ -750,6 +818,7 @@ class Monitor:
         """
         started = self.io.clock()
         failed = self.primary
+        self.state = "failing"
         await self.close_held()
         await self.emit(UPSTREAM_DISCONNECT, failed, reconnect_attempts=self.s.reconnect_attempts,
                         reconnect_interval=self.s.reconnect_interval, detection_window=self.s.detection_window)
@@ -787,6 +856,7 @@ class Monitor:
 
     async def reconnected(self, started, after_failure=False):
         seconds = self.io.clock() - started
+        self.last_check, self.state = self.io.wall(), "watching"
         await self.emit(UPSTREAM_RECONNECT, self.primary, seconds=round(seconds, 3), after_failure=after_failure)
         self.queue_rows((self.primary.node_id, UPSTREAM_RECONNECT, RECONNECT_TEXT % int(seconds)))
         self.reported_failure.pop(self.primary.node_id, None)
@@ -794,6 +864,7 @@ class Monitor:
 
     async def lost(self, failed, started):
         """While the primary is lost: survey; repeat primary_failure until it is back or another runs as primary."""
+        self.state = "lost"
         while True:
             await self.io.sleep(self.s.monitor_interval)
             truth = await self.survey()
@@ -825,4 +896,27 @@ class Monitor:
                 await self.io.write(self.s.conninfo_for(target), self.pending[0])
             except Exception:  # pylint: disable=broad-except
                 return  # the next round tries again
-            self.pending.pop(0)
+            await self.notify_written(self.pending.pop(0))
+
+    async def notify_written(self, batch):
+        """Hand the event rows of a committed batch to the notification command (io.notify never waits for it)."""
+        if self.io.notify is None or not self.s.event_notification_command:
+            return
+        known = {r.node_id: r for r in self.records}
+        notes = []
+        for change in batch:
+            if change[0] != WRITE_EVENT:
+                continue
+            _kind, node_id, name, details, when = change
+            if self.s.event_notifications and name not in self.s.event_notifications:
+                continue
+            node = known.get(node_id)
+            notes.append(dict(node_id=node_id, node_name=node.node_name if node else None,
+                              conninfo=node.conninfo if node else None, event=name, successful=True,
+                              details=details, when=when))
+        if notes:
+            try:
+                await self.io.notify(notes)
+            except Exception as error:  # pylint: disable=broad-except
+                await self.emit(MONITOR_ERROR, self.primary, option="event_notification_command",
+                                error="event notifications could not be started: %s: %s" % (type(error).__name__, error))

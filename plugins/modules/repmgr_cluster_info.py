@@ -56,6 +56,20 @@ options:
         C(monitoring_history=yes)); without them the list is empty.
     type: bool
     default: false
+  monitor:
+    description:
+      - Also return, in RV(monitor), what C(repmgr service status) answers - per node, when a monitor (the
+        C(pgha.repmgr.repmgr_monitor) event source, or repmgrd) last checked it, and whether failover protection is
+        on - from the rows a monitor writes (C(repmgrd_start), C(repmgrd_shutdown), its other events, and
+        C(repmgr.monitoring_history) rows when it writes them).
+    type: bool
+    default: false
+  monitor_stale_after:
+    description:
+      - With O(monitor), failover protection counts as off when the newest check a monitor wrote is older than this
+        many seconds (a killed monitor writes no C(repmgrd_shutdown)). Only meaningful when the monitor writes
+        C(monitoring_history) rows every interval; unset, a started monitor counts until its C(repmgrd_shutdown).
+    type: int
   query:
     description:
       - A JMESPath expression applied to the result; its value is returned in RV(query_result).
@@ -94,6 +108,13 @@ EXAMPLES = r"""
     replication_status: true
   register: status
 
+- name: Is failover protection on? (repmgr service status)
+  pgha.repmgr.repmgr_cluster_info:
+    login_host: 127.0.0.11
+    monitor: true
+  register: service
+  failed_when: not service.monitor.failover_protection
+
 - name: Who is the running primary?
   pgha.repmgr.repmgr_cluster_info:
     login_host: 127.0.0.12
@@ -116,6 +137,19 @@ nodes:
   description: One entry per registered node, ordered by node_id.
   returned: always
   type: list
+  sample:
+    - node_id: 1
+      node_name: node1
+      type: primary
+      active: true
+      status: "* running"
+      upstream: ""
+      location: default
+      priority: 100
+      timeline: 1
+      reachable: true
+      in_recovery: false
+      current_lsn: 0/3000148
   elements: dict
   contains:
     node_id: {description: "repmgr node ID", type: int}
@@ -169,33 +203,53 @@ cluster_show:
     - Ansible's YAML result format shows it as the familiar table in the ad-hoc output.
   returned: always
   type: str
+  sample: " ID | Name  | Role    | Status    | Upstream | Location | Priority | Timeline | Connection string
+ ..."
 table:
   description: The lines C(repmgr cluster show) prints, same columns and layout.
   returned: always
   type: list
+  sample:
+    - " ID | Name  | Role    | Status    | Upstream | Location | Priority | Timeline | Connection string"
+    - "----+-------+---------+-----------+----------+----------+----------+----------+------------------"
+    - " 1  | node1 | primary | * running |          | default  | 100      | 1        | host=127.0.0.11 port=5432 user=repmgr dbname=repmgr"
   elements: str
 warnings_detected:
   description: The warnings C(repmgr cluster show) prints under "following issues were detected".
   returned: always
   type: list
+  sample: ['node "node3" (ID: 3) is registered as an active standby but is running as a primary']
   elements: str
 exit_code:
   description: The exit code C(repmgr cluster show) would have (0, or 25 when any warning or error).
   returned: always
   type: int
+  sample: 0
 events:
   description: C(repmgr cluster event) rows, newest first.
   returned: when events were asked for
   type: list
+  sample:
+    - node_id: 2
+      node_name: node2
+      event: standby_promote
+      successful: true
+      timestamp: "2026-11-30 16:20:01"
+      details: 'server "node2" (ID: 2) was successfully promoted to primary'
   elements: dict
 cluster_event:
   description: What C(repmgr cluster event) prints, as one text.
   returned: when events were asked for
   type: str
+  sample: " Node ID | Name  | Event           | OK | Timestamp           | Details
+ ..."
 event_table:
   description: The lines C(repmgr cluster event) prints.
   returned: when events were asked for
   type: list
+  sample:
+    - " Node ID | Name  | Event           | OK | Timestamp           | Details"
+    - "---------+-------+-----------------+----+---------------------+--------"
   elements: str
 replication_status:
   description:
@@ -234,10 +288,50 @@ replication_status:
       replication_time_lag: "00:00:00"
       apply_lag: "0 bytes"
       communication_time_lag: "00:00:01.201763"
+monitor:
+  description: The monitor's status (C(repmgr service status)), from its rows in this node's copy of the metadata.
+  returned: when O(monitor=true)
+  type: dict
+  contains:
+    failover_protection:
+      description: Whether a monitor runs, automatic failover is not paused, and (with O(monitor_stale_after)) its checks are fresh.
+      type: bool
+    reason: {description: "Why failover protection is on or off, in words", type: str}
+    running: {description: "Whether a monitor's newest C(repmgrd_start) is newer than its C(repmgrd_shutdown)", type: bool}
+    started: {description: "When the newest monitor started (its C(repmgrd_start) row)", type: str}
+    seconds_since_last_check: {description: "Age of the newest check row of any node, by the server's clock", type: float}
+    nodes:
+      description: Per node, ordered by node ID.
+      type: list
+      elements: dict
+      contains:
+        node_id: {description: "repmgr node ID", type: int}
+        node_name: {description: "Node name", type: str}
+        monitor_running: {description: "A monitor's newest C(repmgrd_start) for the node is newer than the cluster's newest C(repmgrd_shutdown)", type: bool}
+        monitor_started: {description: "The node's newest C(repmgrd_start)", type: str}
+        monitor_stopped: {description: "The node's newest C(repmgrd_shutdown)", type: str}
+        seconds_since_last_check: {description: "Age of the newest row a monitor wrote about the node", type: float}
+        checked_by: {description: "C(events) or C(monitoring_history): which rows gave the last check", type: str}
+  sample:
+    failover_protection: true
+    reason: a monitor runs and automatic failover is not paused
+    running: true
+    started: "2026-11-30 16:20:01"
+    seconds_since_last_check: 1.2
+    nodes:
+      - {node_id: 1, node_name: node1, monitor_running: true, monitor_started: "2026-11-30 16:20:01",
+         monitor_stopped: null, seconds_since_last_check: 1.2, checked_by: monitoring_history}
 query_result:
   description: The value of O(query) applied to this result.
   returned: when O(query) is set
   type: raw
+  sample: [node1]
+queries:
+  description: The statements run (reads only, so always empty).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -257,6 +351,8 @@ def main():
         compact=dict(type="bool", default=False),
         query=dict(type="str"),
         replication_status=dict(type="bool", default=False),
+        monitor=dict(type="bool", default=False),
+        monitor_stale_after=dict(type="int"),
     ), lambda module, conn, ctx: cluster.cluster_info(module.params, conn, ctx), validate=cluster.validate_info,
         waits=("connect_timeout", "connect_timeout"))
 

@@ -22,6 +22,12 @@ INVENTORY_DEFAULTS = (
     ("login_password", "pgha_repmgr_password"),
 )
 
+# repmgr's event notifications (module_utils/notify.py): the same for every node and every target.
+NOTIFICATION_DEFAULTS = (
+    ("event_notification_command", "pgha_event_notification_command"),
+    ("event_notifications", "pgha_event_notifications"),
+)
+
 # Options that mean "connect somewhere else": then none of the inventory's login_* apply.
 EXPLICIT_TARGET = ("login_host", "login_unix_socket")
 
@@ -30,10 +36,11 @@ def fill_from_inventory(args, task_vars, templar=None, node_defaults=(), login_t
     """Return args with the missing login_* options taken from the host's pgha_* variables.
 
     `node_defaults`: more (option, variable) pairs of the node itself (node_id, data_directory
-    ...), for modules that act on the node they run for; they apply whatever the login target.
+    ...), for modules that act on the node they run for; they apply whatever the login target,
+    as do the event notification options (NOTIFICATION_DEFAULTS).
     """
     filled = dict(args)
-    for option, variable in node_defaults:
+    for option, variable in tuple(node_defaults) + NOTIFICATION_DEFAULTS:
         if option not in filled and variable in task_vars:
             value = templar.template(task_vars[variable]) if templar is not None else task_vars[variable]
             if value not in (None, ""):

@@ -417,3 +417,158 @@ def test_a_monitor_started_while_paused_says_so_at_once(world):
     world.run(20)
     assert world.times("failover_paused") == [0.0]
     assert world.named("primary_failure") == [] and len(world.named("primary_failure_paused")) == 1
+
+
+# -- repmgr's event notifications and the heartbeat (repmgr service status) ----------------------------
+
+def notifying_world(**args):
+    """A FakeWorld whose monitor has an event_notification_command; `notes` collects what it is handed."""
+    settings = monitor.settings_from_args(dict(
+        conninfo=["host=10.0.0.%d" % n for n in range(1, 4)], cluster="test", monitor_interval=1,
+        reconnect_attempts=3, reconnect_interval=1, connect_timeout=2, event_notification_command="notify %e", **args))
+    w = FakeWorld(settings)
+    w.notes = []
+
+    async def collect(notes):
+        w.notes.extend((round(w.t, 1), n["node_id"], n["node_name"], n["event"], n["details"]) for n in notes)
+
+    original = w.io
+
+    def io():
+        made = original()
+        made.notify = collect
+        return made
+
+    w.io = io
+    return w
+
+
+def test_each_committed_row_is_handed_to_the_notification_command_once_in_order():
+    world = notifying_world()
+    world.at(5.0, world.crash, 1)
+    world.at(10.5, world.promote, 2)
+    world.run(15)
+    handed = [(node_id, name) for _t, node_id, _n, name, _d in world.notes]
+    assert handed[:3] == [(1, "repmgrd_start"), (2, "repmgrd_start"), (3, "repmgrd_start")]
+    # the disconnect once it was written on the new primary; the shutdown row when the rulebook stopped it
+    assert handed[3:] == [(1, "repmgrd_upstream_disconnect"), (2, "repmgrd_shutdown")]
+    disconnect = world.notes[3]
+    assert disconnect[0] >= 10.5 and disconnect[2] == "node1"
+    assert [(node_id, name) for node_id, name, _details in world.rows] == handed
+
+
+def test_event_notifications_filters_the_monitors_rows():
+    world = notifying_world(event_notifications=["repmgrd_upstream_disconnect"])
+    world.at(5.0, world.crash, 1)
+    world.at(10.5, world.promote, 2)
+    world.run(15)
+    assert [name for _t, _id, _n, name, _d in world.notes] == ["repmgrd_upstream_disconnect"]
+
+
+def test_without_a_command_nothing_is_handed_over(world):
+    handed = []
+
+    async def collect(notes):
+        handed.extend(notes)
+
+    io = world.io()
+    io.notify = collect
+    world.run(3, monitor.Monitor(world.settings, io))
+    assert handed == [] and world.rows
+
+
+def test_a_notifier_that_breaks_is_a_monitor_error_and_the_monitor_goes_on():
+    world = notifying_world()
+
+    async def broken(_notes):
+        raise OSError("no /bin/sh")
+
+    io = FakeWorld.io(world)
+    io.notify = broken
+    world.at(5.0, world.crash, 1)
+    world.at(10.5, world.promote, 2)
+    world.run(15, monitor.Monitor(world.settings, io))
+    errors = [e for e in world.named("monitor_error") if e.get("option") == "event_notification_command"]
+    assert errors and "no /bin/sh" in errors[0]["error"]
+    assert world.named("new_primary")
+
+
+def test_heartbeats_say_the_monitor_runs_and_what_it_sees():
+    settings = monitor.settings_from_args(dict(
+        conninfo=["host=10.0.0.%d" % n for n in range(1, 4)], cluster="test", monitor_interval=1,
+        reconnect_attempts=3, reconnect_interval=1, connect_timeout=2, heartbeat_interval=4))
+    world = FakeWorld(settings)
+    world.at(9.5, world.crash, 1)
+    world.run(18)
+    beats = world.named("monitor_heartbeat")
+    assert len(beats) == 4  # t = 4, 8, 12, 16
+    assert [b["state"] for b in beats[:2]] == ["watching", "watching"]
+    assert beats[0]["node_name"] == "node1" and beats[0]["monitoring_since"] == 0
+    assert beats[1]["seconds_since_last_check"] <= 1.1
+    assert {b["state"] for b in beats[2:]} == {"lost"}
+    assert beats[3]["seconds_since_last_check"] >= 6
+
+
+def test_no_heartbeat_by_default(world):
+    world.run(20)
+    assert world.named("monitor_heartbeat") == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(heartbeat_interval=-1), "heartbeat_interval must be 0 \\(no heartbeat\\) or more"),
+    (dict(heartbeat_interval="often"), "heartbeat_interval must be a number of seconds"),
+    (dict(event_notifications=[""]), "event_notifications must be a list of event names"),
+    (dict(event_notification_command=["notify"]), "event_notification_command must be a string"),
+    (dict(webhook_url="ftp://x"), "webhook_url must be an http:// or https:// URL"),
+])
+def test_bad_notification_and_heartbeat_arguments_name_the_argument(args, message):
+    with pytest.raises(Exception, match=message):
+        monitor.settings_from_args(dict(conninfo="host=a", **args))
+
+
+def test_notification_arguments_are_read_as_repmgr_writes_them():
+    settings = monitor.settings_from_args(dict(conninfo="host=a", event_notifications="standby_failure, repmgrd_start",
+                                               event_notification_command=" notify %e ", heartbeat_interval="30"))
+    assert settings.event_notifications == ("standby_failure", "repmgrd_start")
+    assert settings.event_notification_command == "notify %e" and settings.heartbeat_interval == 30.0
+
+
+# -- repmgr service status from the monitor's rows (repmgr_cluster_info monitor: true) --------------
+
+def status_row(node_id, started=None, stopped=None, last_event=None, last_history=None):
+    """A metadata.read_monitor_status() row; ages in seconds (None: no such row)."""
+    return dict(node_id=node_id, node_name="node%d" % node_id, started="start-%s" % started if started else None,
+                started_age=started, stopped="stop-%s" % stopped if stopped else None, stopped_age=stopped,
+                last_event=last_event, last_history=last_history)
+
+
+def test_service_status_running_monitor_protects_the_cluster():
+    from ansible_collections.pgha.repmgr.plugins.module_utils import cluster  # pylint: disable=import-outside-toplevel
+
+    status = cluster.monitor_status([status_row(1, 60, None, 60, 1.5), status_row(2, 60, None, 60, 1.4)], False)
+    assert status["failover_protection"] is True and status["running"] is True
+    assert status["started"] == "start-60" and status["seconds_since_last_check"] == 1.4
+    assert [(n["node_name"], n["monitor_running"], n["checked_by"]) for n in status["nodes"]] == [
+        ("node1", True, "monitoring_history"), ("node2", True, "monitoring_history")]
+
+
+@pytest.mark.parametrize("rows, paused, stale_after, reason", [
+    ([status_row(1), status_row(2)], False, None, "no monitor has ever run"),
+    ([status_row(1, 600, 30, 600), status_row(2, 600, None, 600)], False, None, "the last monitor stopped"),
+    ([status_row(1, 60, None, 60)], True, None, "automatic failover is paused"),
+    ([status_row(1, 6000, None, 6000)], False, 300, "its newest check is more than 300 seconds old"),
+])
+def test_service_status_says_why_failover_protection_is_off(rows, paused, stale_after, reason):
+    from ansible_collections.pgha.repmgr.plugins.module_utils import cluster  # pylint: disable=import-outside-toplevel
+
+    status = cluster.monitor_status(rows, paused, stale_after)
+    assert status["failover_protection"] is False and reason in status["reason"]
+
+
+def test_service_status_a_restarted_monitor_runs_again():
+    from ansible_collections.pgha.repmgr.plugins.module_utils import cluster  # pylint: disable=import-outside-toplevel
+
+    status = cluster.monitor_status([status_row(1, 10, 20, 10), status_row(2, 10, None, 5)], False)
+    # started 10 s ago, after the shutdown row of the monitor before it (20 s ago)
+    assert status["running"] and [n["monitor_running"] for n in status["nodes"]] == [True, True]
+    assert status["nodes"][1]["seconds_since_last_check"] == 5 and status["nodes"][1]["checked_by"] == "events"

@@ -74,12 +74,7 @@ RETURNED = {
 
 # Gaps known today, as "<key>: <what is missing>" (or "<key>: undocumented"). Only for modules
 # whose RETURN is being reworked elsewhere; keep this empty for every other module.
-KNOWN_GAPS = {
-    "repmgr_cluster_info.py": {
-        "nodes: sample", "cluster_show: sample", "table: sample", "warnings_detected: sample", "exit_code: sample",
-        "events: sample", "cluster_event: sample", "event_table: sample", "query_result: sample",
-        "queries: undocumented"},
-}
+KNOWN_GAPS = {}
 
 
 def return_doc(path):

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import logging
 import os
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from typing import Any, Dict
 
 DOCUMENTATION = r"""
@@ -47,6 +50,16 @@ description:
     C(repmgr.monitoring_history) row per standby, as repmgrd's C(monitoring_history=yes) does, so that the view
     C(repmgr.replication_status) shows each standby's lag. Keep the table bounded with M(pgha.repmgr.repmgr_cluster_cleanup).
   - Every event carries C(cluster), C(node_id), C(node_name) and C(timestamp).
+  - With O(event_notification_command), runs repmgr's event notification command for every row it has written
+    into repmgr.events (after the commit, in order, in the background, so that monitoring never waits for it), with
+    repmgr's placeholders; a command that fails or does not finish within 10 seconds (it is killed then) is a
+    C(monitor_error) event with C(option) C(event_notification_command).
+  - With O(heartbeat_interval), emits C(monitor_heartbeat) every so many seconds (C(state) C(watching),
+    C(failing) or C(lost), C(last_check), C(monitoring_since), C(failover_paused)), so that silence means the
+    monitor is gone (repmgr service status).
+  - With O(webhook_url), posts each failover event (C(repmgrd_upstream_disconnect), C(primary_failure),
+    C(primary_lost), C(new_primary), C(stale_primary), C(repmgrd_upstream_reconnect), the pause events) as JSON
+    to that URL, in the background; a refused or failed post is a C(monitor_error) with C(option) C(webhook_url).
 requirements:
   - psycopg 3 (psycopg[binary]) in ansible-rulebook's Python
   - the pgha.repmgr collection on ansible-rulebook's collections path (its module_utils are the monitor's core)
@@ -108,6 +121,27 @@ options:
         M(pgha.repmgr.repmgr_cluster_cleanup) or C(repmgr cluster cleanup --keep-history=N).
     type: bool
     default: false
+  event_notification_command:
+    description:
+      - repmgr's C(event_notification_command) for the rows the monitor writes (C(repmgrd_start),
+        C(repmgrd_upstream_disconnect), C(standby_failure), ...), with the same placeholders as the modules' option
+        of the same name (C(%n) C(%a) C(%e) C(%s) C(%t) C(%d) C(%p) C(%c), quoted for the shell, passwords masked).
+      - Run through C(/bin/sh) as the user of ansible-rulebook, at most 10 seconds each.
+    type: str
+    default: ''
+  event_notifications:
+    description: The event names for which O(event_notification_command) runs (repmgr's C(event_notifications)); empty means all.
+    type: list
+    elements: str
+    default: []
+  heartbeat_interval:
+    description: Seconds between two C(monitor_heartbeat) events; C(0) for none.
+    type: float
+    default: 0
+  webhook_url:
+    description: An C(http://) or C(https://) URL to post the failover events to, as JSON (the event's C(repmgr) fields); empty for none.
+    type: str
+    default: ''
 """
 
 EXAMPLES = r"""
@@ -153,7 +187,7 @@ _make_collection_importable()
 import psycopg  # noqa: E402
 from psycopg import pq  # noqa: E402
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, monitor, probe  # noqa: E402
+from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, monitor, notify, probe  # noqa: E402
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util  # noqa: E402
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption  # noqa: E402
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import Reachability  # noqa: E402
@@ -161,6 +195,9 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.records import Reachab
 LOGGER = logging.getLogger(__name__)
 LISTEN_CHANNEL = "pgha_repmgr_monitor"
 APPLICATION_NAME = "pgha-repmgr-monitor"
+WEBHOOK_TIMEOUT = 10  # seconds a webhook post may take
+SIDE_JOBS_GRACE = 2.0  # seconds the last notifications may still take when the rulebook stops
+SIDE_JOBS_LIMIT = 1000  # notifications and posts waiting at most: a dead receiver must not grow memory forever
 
 
 class Session:
@@ -211,6 +248,9 @@ class RealIO:
     def __init__(self, queue, settings):
         self.queue = queue
         self.settings = settings
+        self.side_jobs = None  # notification commands and webhook posts, run one at a time, in order
+        self.side_worker = None
+        self.side_busy = False
 
     def target(self, text):
         return connection.node_target(text, self.settings.password, connect_timeout=self.settings.connect_timeout,
@@ -273,13 +313,90 @@ class RealIO:
 
     async def emit(self, item):
         await self.queue.put(item)
+        body = item.get("repmgr", {})
+        if self.settings.webhook_url and body.get("event") in monitor.WEBHOOK_EVENTS:
+            self.side_job(self.post_webhook(body))
+
+    # notifications and webhook posts: in the background, in order, each bounded; a failure is a monitor_error
+
+    def side_job(self, job):
+        if self.side_jobs is None:
+            self.side_jobs = asyncio.Queue()
+            self.side_worker = asyncio.ensure_future(self.run_side_jobs())
+        if self.side_jobs.qsize() >= SIDE_JOBS_LIMIT:
+            job.close()
+            return
+        self.side_jobs.put_nowait(job)
+
+    async def run_side_jobs(self):
+        while True:
+            job = await self.side_jobs.get()
+            self.side_busy = True
+            try:
+                await job
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # pylint: disable=broad-except
+                await self.report("side job", "%s: %s" % (type(error).__name__, error))
+            finally:
+                self.side_busy = False
+
+    async def report(self, option, message):
+        await self.queue.put(monitor.event(self.settings, monitor.MONITOR_ERROR, None, option=option,
+                                           error=conninfo_util.mask_text(message, secrets=self.secrets())))
+
+    async def notify(self, notes):
+        """The monitor's committed rows: one notification command each, in the background."""
+        for item in notes:
+            self.side_job(self.run_notification(item))
+
+    async def run_notification(self, item):
+        note = notify.Note(node_id=item["node_id"], event=item["event"], successful=item["successful"],
+                           timestamp=notify.timestamp_text(_stamp(item["when"])), details=item["details"],
+                           node_name=item["node_name"], conninfo=item["conninfo"],
+                           related_node_id=notify.related_node_id(item["event"], item["details"]))
+        line = notify.command_line(self.settings.event_notification_command, note, self.secrets())
+        message = notify.report(note, await notify.run_async(line), self.secrets())
+        if message:
+            await self.report("event_notification_command", message)
+
+    async def post_webhook(self, body):
+        data = json.dumps(body, default=str).encode()
+        url = self.settings.webhook_url
+
+        def post():
+            request = urllib.request.Request(url, data=data, method="POST",
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as answer:  # nosec B310 (http(s) only)
+                return answer.status
+
+        try:
+            await asyncio.wait_for(asyncio.to_thread(post), WEBHOOK_TIMEOUT + 1)
+        except (urllib.error.URLError, OSError, asyncio.TimeoutError, ValueError) as error:
+            reason = getattr(error, "reason", None) or error
+            await self.report("webhook_url", "the webhook %s refused the %s event: %s: %s"
+                              % (conninfo_util.mask_text(url), body.get("event"), type(error).__name__, reason))
+
+    async def stop_side_jobs(self, grace=SIDE_JOBS_GRACE):
+        """At shutdown: let the last ones (repmgrd_shutdown's notification) run for a moment, then stop."""
+        if self.side_worker is None:
+            return
+        deadline = time.monotonic() + grace
+        while (self.side_busy or not self.side_jobs.empty()) and time.monotonic() < deadline:
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                break
+        self.side_worker.cancel()
+        while not self.side_jobs.empty():
+            self.side_jobs.get_nowait().close()
 
     def secrets(self):
         return (self.settings.password,) if self.settings.password else ()
 
     def monitor_io(self):
         return monitor.MonitorIO(clock=time.monotonic, sleep=asyncio.sleep, connect=self.connect, ping=self.ping,
-                                 survey=self.survey, write=self.write, emit=self.emit)
+                                 survey=self.survey, write=self.write, emit=self.emit, notify=self.notify)
 
 
 def settings_from(args):
@@ -313,12 +430,15 @@ async def main(queue: asyncio.Queue, args: Dict[str, Any]):
     """Entry point for ansible-rulebook: validate the arguments, then watch until cancelled."""
     settings = settings_from(args)
     restore_graceful_stop()
-    watcher = monitor.Monitor(settings, RealIO(queue, settings).monitor_io())
+    world = RealIO(queue, settings)
+    watcher = monitor.Monitor(settings, world.monitor_io())
     try:
         await watcher.run()
     except asyncio.CancelledError:
         LOGGER.info("repmgr_monitor for cluster %s stops", settings.cluster)
         raise
+    finally:
+        await world.stop_side_jobs()
 
 
 if __name__ == "__main__":
