@@ -253,7 +253,11 @@ def server_processes(datadir: Path, postgres_binary: Path) -> list[int]:
 def children_of(pid: int) -> list[int]:
     """Direct children of ``pid`` (from /proc/PID/task/*/children)."""
     children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").glob("*/children"))
+    except OSError:  # the process ended while its tasks were listed: it has no children now
+        return children
+    for task in tasks:
         try:
             children.extend(int(word) for word in task.read_text().split())
         except OSError:

@@ -586,6 +586,7 @@ def test_a_switchover_with_the_rulebook_running_starts_no_failover(scenario):
     s.cluster.wait_streaming(node1, node2, timeout=60)
     s.cluster.wait_streaming(node3, node2, timeout=60)
     book.wait_for("'event': 'new_primary'", 30)
+    book.wait_for("'event': 'failover_unpaused'", 30)  # the monitor's next survey after the switchover's end
     assert book.count("'event': 'primary_failure'") == 0, "the switchover's planned stop started a failover"
     assert book.count("'event': 'failover_paused'") == 1 and book.count("'event': 'failover_unpaused'") == 1
     assert s.promotions(new) == (1, 0)  # the switchover promoted it (standby_promote), not a failover
