@@ -30,13 +30,13 @@ help:
 	@echo 'make demo         the repmgrd demonstration on a 3-node loopback cluster (scripts/demo.sh)'
 	@echo 'make test         everything CI runs: unit, lint, sanity, integration, molecule'
 	@echo 'make unit         pytest tests/unit                 (PYTEST_ARGS=... to pass options)'
-	@echo 'make sanity       ansible-test sanity, all tests    (SANITY_ARGS="--test pylint" for one)'
+	@echo 'make sanity       ansible-test sanity, all tests    (SANITY_ARGS="--test pylint" for one), then galaxy-check'
 	@echo 'make integration  pytest tests/integration (real PostgreSQL servers on 127.0.0.11-13)'
 	@echo 'make molecule     molecule test (molecule/default)'
 	@echo 'make lint         ansible-lint, production profile, offline'
 	@echo 'make bench        cluster show and failover time beside the real repmgr/repmgrd (ratios)'
 	@echo 'make build        the collection tarball in build/'
-	@echo 'make galaxy-check Galaxy'"'"'s importer on the tarball (fails until galaxy.yml has a repository URL)'
+	@echo 'make galaxy-check Galaxy'"'"'s importer on the tarball (stand-in repository URL until galaxy.yml has one)'
 	@echo 'make bootstrap    install what is missing (Debian packages as root, .venv)'
 	@echo 'make clean        remove build/ and caches, destroy leftover test clusters'
 	@echo 'make distclean    clean, and remove .venv'
@@ -54,6 +54,8 @@ unit: bootstrap
 sanity: bootstrap
 	$(call stage,ansible-test sanity)
 	@$(ROOT)/scripts/sanity.sh $(SANITY_ARGS)
+	$(call stage,galaxy-importer on the collection tarball)
+	@$(ROOT)/scripts/galaxy_check.sh
 
 integration: bootstrap
 	$(call stage,integration tests: pytest tests/integration)

@@ -3,7 +3,8 @@
 #
 #   Debian packages: PostgreSQL 15 server (without the 'main' cluster Debian would create),
 #                    the real repmgr 5.3 (interop tests, benchmarks), Java 17 (ansible-rulebook),
-#                    git (the sanity copy) and the shellcheck tool (ansible-test sanity).
+#                    git (the sanity copy), the shellcheck tool (ansible-test sanity) and jq (the
+#                    Nagios plugin docs/node-check.md shows, run by its test).
 #   .venv:           pip install -r requirements-test.txt -c constraints.txt, redone only when
 #                    those files change (stamp .venv/.pgha-bootstrap holds their checksum).
 #   build/collections/ansible_collections/pgha/repmgr -> the working tree (collection_path.sh).
@@ -18,7 +19,7 @@ cd "$root"
 
 # python3/python3-venv: Debian's interpreter, which the PostgreSQL OS user can run (a pyenv
 # interpreter under /root cannot be), for the modules that run with become_user: postgres.
-APT_PACKAGES=(postgresql-15 postgresql-15-repmgr openjdk-17-jre-headless shellcheck git python3 python3-venv)
+APT_PACKAGES=(postgresql-15 postgresql-15-repmgr openjdk-17-jre-headless shellcheck git jq python3 python3-venv)
 VENV=$("$root/scripts/venv_path.sh")
 STAMP=$VENV/.pgha-bootstrap
 REQUIREMENTS=(requirements.txt requirements-test.txt constraints.txt)
