@@ -66,7 +66,7 @@ class PlaybookRun:
         return sum(counts.get("failed", 0) + counts.get("unreachable", 0) for counts in self.recap.values())
 
 
-def _environment(extra=None):
+def ansible_environment(extra=None):
     env = dict(os.environ)
     env.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
     env["ANSIBLE_FORCE_COLOR"] = "0"
@@ -88,7 +88,7 @@ def run_module(inventory, host, module, args=None, *, check=False, diff=False, b
         argv.append("--diff")
     if become:
         argv += ["--become", "--become-user", "postgres"]
-    environment = _environment({"ANSIBLE_STDOUT_CALLBACK": "minimal", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+    environment = ansible_environment({"ANSIBLE_STDOUT_CALLBACK": "minimal", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
                                 **(env or {})})
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=environment, cwd=ROOT,
                           check=False)
@@ -112,7 +112,7 @@ def run_playbook(playbook, inventory, extra_vars=None, *, check=False, diff=Fals
         argv.append("--diff")
     if limit:
         argv += ["--limit", limit]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=_environment(env), cwd=ROOT,
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=ansible_environment(env), cwd=ROOT,
                           check=False)
     recap = {}
     tail = proc.stdout.rsplit("PLAY RECAP", 1)[-1] if "PLAY RECAP" in proc.stdout else ""

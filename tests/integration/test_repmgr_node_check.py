@@ -12,11 +12,14 @@ Cluster: 127.0.0.24-26, port 55508, of its own.
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from ansible_cli import run_module
+from ansible_cli import ansible_environment, run_module
 from harness import WaitTimeout, cluster_fixture
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import node_check
@@ -169,9 +172,51 @@ def test_a_stopped_standby_is_critical_downstream_on_the_primary(cluster, invent
 
         # the other standby is as healthy as before
         assert statuses(assert_agree(cluster, inventory, node2)) == ALL_OK
+
+        # the Nagios plugin the docs show prints what the docs say, with the Nagios exit code
+        for command, expected in nagios_plugin_examples():
+            assert run_nagios_plugin(inventory, *command) == expected, command
+        assert run_nagios_plugin(inventory, "node2", "replication_lag")[1] == 0
     finally:
         node3.start()
         cluster.wait_streaming(node3, node1)
+
+
+# -- the Nagios plugin of docs/node-check.md ----------------------------------------------------------
+
+NODE_CHECK_DOC = Path(__file__).resolve().parents[2] / "docs" / "node-check.md"
+DOC_INVENTORY = "/etc/ansible/pgha-inventory.yml"
+
+
+def nagios_plugin_script():
+    """The shell script docs/node-check.md gives as a Nagios plugin, as the docs print it."""
+    blocks = re.findall(r"```sh\n(#!/bin/sh\n.*?)```", NODE_CHECK_DOC.read_text(), re.S)
+    assert len(blocks) == 1, "docs/node-check.md should show one Nagios plugin script"
+    assert DOC_INVENTORY in blocks[0]
+    return blocks[0]
+
+
+def nagios_plugin_examples():
+    """The docs' console examples: [((node, check), (printed line, exit code)), ...]."""
+    console = re.findall(r"```console\n(.*?)```", NODE_CHECK_DOC.read_text(), re.S)
+    examples = re.findall(r"^\$ check_repmgr (\S+) (\S+); echo \$\?\n(.*)\n(\d+)$", console[0], re.M)
+    assert len(examples) == 2, console
+    return [((node, check), (line, int(code))) for node, check, line, code in examples]
+
+
+def run_nagios_plugin(inventory, node, check):
+    """The docs' plugin, with the test cluster's inventory: (its one line, its exit code)."""
+    script = nagios_plugin_script().replace(DOC_INVENTORY, str(inventory))
+    proc = subprocess.run(["sh", "-c", script, "check_repmgr", node, check], capture_output=True, text=True,
+                          timeout=60, env=ansible_environment())
+    assert proc.stderr == "", proc.stderr
+    return proc.stdout.rstrip("\n"), proc.returncode
+
+
+def test_the_docs_nagios_plugin_reports_ok_and_a_missing_host_as_unknown(cluster, inventory):
+    line, code = run_nagios_plugin(inventory, "node2", "role")
+    assert (line, code) == ("REPMGR_SERVER_ROLE OK: node is standby", 0)
+    assert run_nagios_plugin(inventory, "node9", "role") == ("REPMGR UNKNOWN: ansible gave no result", 3)
 
 
 # -- (c) a slot missing ------------------------------------------------------------------------------
