@@ -148,7 +148,8 @@ queries:
   elements: str
   sample: []
 rc:
-  description: The exit code of the command that failed (pg_ctl, O(start_command), O(stop_command), pg_controldata).
+  description: The exit code of the command that failed - whichever of pg_ctl, pg_basebackup, pg_rewind,
+    pg_controldata or the task's start or stop command the module ran.
   returned: on failure of such a command
   type: int
   sample: 1
@@ -156,12 +157,12 @@ stdout:
   description: Its standard output (passwords masked).
   returned: on failure of such a command
   type: str
-  sample: "waiting for server to start.... stopped waiting"
+  sample: ""
 stderr:
   description: Its standard error (passwords masked).
   returned: on failure of such a command
   type: str
-  sample: "pg_ctl: could not start server"
+  sample: 'pg_controldata: error: could not open file "/var/lib/postgresql/16/main/global/pg_control" for reading: No such file or directory'
 """
 
 from ansible.module_utils.basic import AnsibleModule

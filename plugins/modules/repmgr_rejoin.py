@@ -155,8 +155,8 @@ queries:
     - "UPDATE repmgr.nodes SET type = 'standby', upstream_node_id = %s, active = TRUE WHERE node_id = %s"
     - "INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, %s, %s, %s) RETURNING event_timestamp"
 rc:
-  description: The exit code of the PostgreSQL command that failed (pg_controldata, pg_rewind, pg_ctl start, or
-    O(start_command)).
+  description: The exit code of the command that failed - whichever of pg_ctl, pg_basebackup, pg_rewind,
+    pg_controldata or the task's start or stop command the module ran.
   returned: on failure of such a command
   type: int
   sample: 1
@@ -169,7 +169,7 @@ stderr:
   description: Its standard error (passwords masked).
   returned: on failure of such a command
   type: str
-  sample: "pg_rewind: error: could not connect to server: connection refused"
+  sample: 'pg_controldata: error: could not open file "/var/lib/postgresql/16/main/global/pg_control" for reading: No such file or directory'
 """
 
 from ansible.module_utils.basic import AnsibleModule

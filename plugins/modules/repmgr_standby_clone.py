@@ -21,6 +21,11 @@ description:
   - If C(pg_basebackup) fails, the directory's content and a slot the module created are removed again.
   - Writes the C(standby_clone) event with repmgr's text on the upstream when it is the primary and holds the metadata.
   - "Must run as the PostgreSQL OS user (C(become_user: postgres))."
+  - Run from an inventory with the C(pgha_*) variables, the new standby's own settings default from its host's
+    variables (each option below says which), O(login_password) from C(pgha_repmgr_password), and
+    O(event_notification_command) and O(event_notifications) from C(pgha_event_notification_command) and
+    C(pgha_event_notifications). The other connection options are not taken from the inventory, since they name
+    the upstream, not the host the module runs for. Options given in the task always win.
 version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
 extends_documentation_fragment:
@@ -28,15 +33,17 @@ extends_documentation_fragment:
   - pgha.repmgr.attributes
 options:
   data_directory:
-    description: Absolute path of the new standby's data directory.
+    description: Absolute path of the new standby's data directory. Default from C(pgha_data_directory).
     type: path
     required: true
   node_id:
-    description: repmgr node ID of the new standby (names the event and the default slot).
+    description: repmgr node ID of the new standby (names the event and the default slot). Default from C(pgha_node_id).
     type: int
     required: true
   node_name:
-    description: Node name of the new standby; becomes C(application_name) in C(primary_conninfo).
+    description:
+      - Node name of the new standby; becomes C(application_name) in C(primary_conninfo).
+      - Default from C(pgha_node_name), else the host's inventory hostname.
     type: str
     required: true
   upstream_conninfo:
@@ -48,17 +55,21 @@ options:
     description: Role for the backup and for streaming. Default is the user of O(upstream_conninfo).
     type: str
   use_slot:
-    description: Stream through a physical replication slot on the upstream.
+    description: Stream through a physical replication slot on the upstream. Default from C(pgha_use_slots).
     type: bool
     default: true
   slot_name:
     description: Slot name; default C(repmgr_slot_<node_id>), as repmgr.
     type: str
   passfile:
-    description: A C(.pgpass) file the standby uses for streaming; written as C(passfile) into C(primary_conninfo).
+    description:
+      - A C(.pgpass) file the standby uses for streaming; written as C(passfile) into C(primary_conninfo).
+      - Default from C(pgha_passfile).
     type: path
   pg_bindir:
-    description: Directory of pg_basebackup and pg_controldata. Default is Debian's C(/usr/lib/postgresql/<major>/bin) for the upstream's version, else PATH.
+    description:
+      - Directory of pg_basebackup and pg_controldata. Default from C(pgha_pg_bindir), else Debian's
+        C(/usr/lib/postgresql/<major>/bin) for the upstream's version, else PATH.
     type: path
   pg_basebackup_options:
     description: Extra pg_basebackup arguments, one list element each (for example C([--max-rate=100M])).
@@ -82,6 +93,12 @@ EXAMPLES = r"""
     node_id: 2
     node_name: node2
     passfile: /var/lib/postgresql/.pgpass
+
+- name: Clone this host's node from db1; node_id, node_name, data_directory, ... from the inventory (pgha_*)
+  become: true
+  become_user: postgres
+  pgha.repmgr.repmgr_standby_clone:
+    login_host: "{{ hostvars['db1'].pgha_listen_address }}"
 """
 
 RETURN = r"""
@@ -134,7 +151,8 @@ events:
   elements: dict
   sample: []
 rc:
-  description: The exit code of pg_basebackup (or pg_controldata) when it failed.
+  description: The exit code of the command that failed - whichever of pg_ctl, pg_basebackup, pg_rewind,
+    pg_controldata or the task's start or stop command the module ran.
   returned: on failure of such a command
   type: int
   sample: 1
@@ -147,7 +165,7 @@ stderr:
   description: Its standard error (passwords masked).
   returned: on failure of such a command
   type: str
-  sample: 'pg_basebackup: error: could not connect to server: connection refused'
+  sample: 'pg_controldata: error: could not open file "/var/lib/postgresql/16/main/global/pg_control" for reading: No such file or directory'
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -9,6 +9,7 @@ import threading
 
 import psycopg
 import pytest
+import yaml
 
 from ansible_cli import run_module
 from harness import cluster_fixture
@@ -120,6 +121,81 @@ def test_refuses_another_clusters_directory_unless_forced(cluster, inventory, pr
     assert primary.sql("SELECT details FROM repmgr.events WHERE event = 'standby_clone' AND node_id = 4")[0][0] \
         .endswith("--force: Y")
     primary.sql("SELECT pg_drop_replication_slot('repmgr_slot_4')")
+
+
+def node3_settings_inventory(cluster, path, notes, **node3):
+    """The harness's inventory, with node3's own settings changed and a notification command for every node.
+
+    The command appends the event's node ID, the event and its success to `notes`, as the PostgreSQL OS user.
+    No pgha_node_name: the README's default, the inventory hostname, applies.
+    """
+    cluster.write_inventory(path)
+    inventory = yaml.safe_load(path.read_text())
+    inventory["all"]["vars"]["pgha_event_notification_command"] = "echo %%n %%e %%s >> %s" % notes
+    inventory["all"]["children"]["pgha_nodes"]["hosts"]["node3"].update(node3)
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return path
+
+
+def notes_file(cluster, name):
+    """An empty file the notification command (run as postgres) appends to."""
+    path = cluster.cluster_dir / name
+    path.write_text("")
+    shutil.chown(path, "postgres", "postgres")
+    return path
+
+
+def test_without_arguments_but_the_upstream_the_inventory_describes_the_new_standby(
+        cluster, primary, tmp_path):
+    """`ansible node3 -m pgha.repmgr.repmgr_standby_clone -a 'login_host=node1'`: node ID, name, data directory,
+    passfile, bin directory, slots, password and the event notification command come from node3's pgha_*."""
+    target, notes = scratch_dir(cluster, "from-inventory"), notes_file(cluster, "inventory-notes")
+    inventory = node3_settings_inventory(cluster, tmp_path / "inventory.yml", notes, pgha_node_id=7,
+                                         pgha_data_directory=str(target), pgha_use_slots=False)
+    try:
+        run = run_module(inventory, "node3", "pgha.repmgr.repmgr_standby_clone",
+                         dict(login_host=primary.address, login_port=primary.port), become=True)
+        assert run.changed and not run.failed, run.output
+        assert cluster.password not in run.output
+        assert (run.result["data_directory"], run.result["slot_name"], run.result["pg_bindir"]) == \
+            (str(target), None, str(cluster.bindir))
+        assert (target / "standby.signal").exists() and not slot_exists(primary, "repmgr_slot_7")
+        conninfo = run.result["primary_conninfo"]
+        assert "application_name=node3" in conninfo and "passfile=%s" % cluster.passfile in conninfo, conninfo
+        assert primary.sql("SELECT count(*) FROM repmgr.events WHERE event = 'standby_clone' AND node_id = 7") == \
+            [(1,)]
+        assert notes.read_text() == "7 standby_clone 1\n"
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+        primary.sql("DELETE FROM repmgr.events WHERE node_id = 7")
+
+
+def test_what_the_task_says_wins_over_the_inventory(cluster, primary, tmp_path):
+    """The same inventory, and a task that names another node, directory, slot use and notification command."""
+    in_inventory = scratch_dir(cluster, "named-in-inventory")
+    target = scratch_dir(cluster, "named-in-task")
+    inventory_notes, task_notes = notes_file(cluster, "inventory-notes"), notes_file(cluster, "task-notes")
+    inventory = node3_settings_inventory(cluster, tmp_path / "inventory.yml", inventory_notes, pgha_node_id=7,
+                                         pgha_data_directory=str(in_inventory), pgha_use_slots=False)
+    try:
+        run = run_module(inventory, "node3", "pgha.repmgr.repmgr_standby_clone",
+                         dict(login_host=primary.address, login_port=primary.port, node_id=8, node_name="node8",
+                              data_directory=str(target), use_slot=True,
+                              event_notification_command="echo task %%n %%e >> %s" % task_notes),
+                         become=True)
+        assert run.changed and not run.failed, run.output
+        assert (run.result["data_directory"], run.result["slot_name"]) == (str(target), "repmgr_slot_8")
+        assert (target / "standby.signal").exists() and not in_inventory.exists()
+        assert slot_exists(primary, "repmgr_slot_8") and not slot_exists(primary, "repmgr_slot_7")
+        assert "application_name=node8" in run.result["primary_conninfo"]
+        assert primary.sql("SELECT node_id FROM repmgr.events WHERE event = 'standby_clone' AND node_id IN (7, 8)") \
+            == [(8,)]
+        assert (task_notes.read_text(), inventory_notes.read_text()) == ("task 8 standby_clone\n", "")
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+        if slot_exists(primary, "repmgr_slot_8"):
+            primary.sql("SELECT pg_drop_replication_slot('repmgr_slot_8')")
+        primary.sql("DELETE FROM repmgr.events WHERE node_id = 8")
 
 
 def test_a_copy_that_fails_midway_leaves_no_half_made_directory(cluster, inventory, primary):

@@ -153,6 +153,21 @@ def test_plugin_headers_name_the_license_of_galaxy_yml():
 # -- galaxy.yml -----------------------------------------------------------------------------------
 
 
+# Modules that take nothing from the host's pgha_* variables: repmgr_database connects as the
+# PostgreSQL superuser before the repmgr role exists; repmgr_conf_info reads a file and returns the
+# inventory variables, so it cannot take them as input.
+MODULES_WITHOUT_INVENTORY_DEFAULTS = {"repmgr_database", "repmgr_conf_info"}
+
+
+def test_every_other_module_takes_its_defaults_from_the_inventory():
+    """The README's promise: options default from the host's pgha_* variables (an action plugin each)."""
+    with_action = {path.stem for path in (ROOT / "plugins" / "action").glob("*.py") if path.stem != "__init__"}
+    assert set(module_names()) - with_action == MODULES_WITHOUT_INVENTORY_DEFAULTS
+    for name in sorted(with_action):
+        source = (ROOT / "plugins" / "action" / (name + ".py")).read_text(encoding="utf-8")
+        assert "InventoryDefaultsAction" in source, f"plugins/action/{name}.py does not use InventoryDefaultsAction"
+
+
 def test_galaxy_yml_has_no_placeholder_urls():
     meta = galaxy()
     for key in ("repository", "documentation", "homepage", "issues"):

@@ -132,3 +132,21 @@ def test_standard_keys_are_left_to_ansible(path):
     # msg is allowed where a module documents what its msg says; the others are Ansible's
     documented = set(return_doc(path)) & (STANDARD_KEYS - {"msg"})
     assert not documented, f"{path.name} documents Ansible's standard keys {sorted(documented)}"
+
+
+# rc, stdout and stderr of a failed command (module_support.fail() with CommandFailed) mean the same in
+# every module that runs PostgreSQL's programs or the task's start/stop command. Ansible has no doc
+# fragments for RETURN, so the entry is written out in each module; it must stay the same text.
+# (repmgr_promote's are narrower on purpose: it runs one command, pg_ctl promote.)
+COMMAND_FAILURE_KEYS = ("rc", "stdout", "stderr")
+COMMAND_FAILURE_MODULES = ("repmgr_node_service.py", "repmgr_rejoin.py", "repmgr_standby_clone.py")
+
+
+@pytest.mark.parametrize("key", COMMAND_FAILURE_KEYS)
+def test_a_failed_commands_keys_are_documented_alike(key):
+    entries = {name: return_doc(ROOT / "plugins/modules" / name).get(key) for name in COMMAND_FAILURE_MODULES}
+    first_name, first = next(iter(entries.items()))
+    assert first and set(REQUIRED) <= set(first), f"{first_name}: {key} is incomplete"
+    differ = {name: entry for name, entry in entries.items() if entry != first}
+    assert not differ, f"RETURN.{key} must read as in {first_name}: {first!r}; it differs in " + \
+        "; ".join(f"{name}: {entry!r}" for name, entry in differ.items())
