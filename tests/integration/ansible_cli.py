@@ -88,8 +88,8 @@ def run_module(inventory, host, module, args=None, *, check=False, diff=False, b
         argv.append("--diff")
     if become:
         argv += ["--become", "--become-user", "postgres"]
-    environment = ansible_environment({"ANSIBLE_STDOUT_CALLBACK": "minimal", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-                                **(env or {})})
+    environment = ansible_environment({"ANSIBLE_STDOUT_CALLBACK": "minimal",
+                                       "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", **(env or {})})
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=environment, cwd=ROOT,
                           check=False)
     match = _ADHOC_HEAD.search(proc.stdout)
