@@ -16,6 +16,12 @@ api/v2/jobs/<id>/stdout/ for a person. A token is required (Authorization: Beare
 does: anything else gets 401. Both path layouts are served: /api/v2/... (a controller URL without a
 path) and /api/controller/v2/... (behind the platform gateway).
 
+A test can break it as a real controller breaks: fail_with(401, ...) answers every request with that
+status (a token revoked, an authentication backend down), fail_with(500, ..., launches_only=True)
+fails only the job launches, recover() answers normally again; go_away() closes the API's port
+(connection refused) and come_back() listens on the same port again. Jobs already launched go on
+running meanwhile, as a controller's jobs do when its web service is down.
+
 A launch does what the controller does with a job, minus the container: it runs
 `ansible-playbook <the template's playbook> -i <the template's inventory> -e @<extra vars> --limit <limit>`
 in the template's project folder. As the controller, it keeps the extra_vars and the limit only when
@@ -49,6 +55,7 @@ ORGANIZATION = {"id": 1, "name": "Default", "description": ""}
 COMPLETED = ("successful", "failed", "error", "canceled")
 # /api/v2/<rest> or /api/controller/v2/<rest>
 API_PATH = re.compile(r"^/api/(?:controller/)?v2/(?P<rest>.*)$")
+LAUNCH_PATH = re.compile(r"job_templates/(?P<id>\d+)/launch/")
 
 
 def now_iso() -> str:
@@ -68,6 +75,18 @@ class Credential:
         env = SandboxedEnvironment()
         return {name: env.from_string(template).render(**self.inputs)
                 for name, template in (definition.get("injectors") or {}).get("extra_vars", {}).items()}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A broken controller's answer, `status` and {"detail": detail}: to every request, or to job launches only."""
+
+    status: int
+    detail: str
+    launches_only: bool = False
+
+    def applies_to(self, method: str, rest: str) -> bool:
+        return not self.launches_only or (method == "POST" and LAUNCH_PATH.fullmatch(rest) is not None)
 
 
 @dataclass
@@ -146,6 +165,8 @@ class FakeController:
         self.version = version
         self.jobs: list[Job] = []
         self.requests: list[tuple[str, str, int]] = []   # (method, path with query, status)
+        self.failure: Failure | None = None
+        self._port = 0   # the OS chooses it at start(); come_back() listens on it again
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -155,11 +176,14 @@ class FakeController:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "the controller is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        assert self._port, "the controller is not started"
+        return f"http://{LOOPBACK}:{self._port}"
 
     def start(self) -> "FakeController":
+        self._listen()
+        return self
+
+    def _listen(self) -> None:
         controller = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -172,12 +196,21 @@ class FakeController:
             def do_POST(self) -> None:  # noqa: N802
                 controller._answer(self, "POST")
 
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self._server = ThreadingHTTPServer((LOOPBACK, self._port), Handler)
         self._server.daemon_threads = True
+        self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="fake-controller", daemon=True)
         self._thread.start()
-        return self
+
+    def _close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
 
     def stop(self) -> None:
         """Stop the jobs that still run (by their process group), then the server."""
@@ -185,11 +218,25 @@ class FakeController:
             self._stop_job(job)
         for waiter in self._waiters:
             waiter.join(timeout=30)
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._close()
+
+    # -- breaking it ----------------------------------------------------------------------------
+
+    def fail_with(self, status: int, detail: str, launches_only: bool = False) -> None:
+        """From now on answer `status` (to every request, or only to job launches) until recover()."""
+        self.failure = Failure(status, detail, launches_only)
+
+    def recover(self) -> None:
+        self.failure = None
+
+    def go_away(self) -> None:
+        """Close the API's port: every connection is refused. Launched jobs keep running."""
+        self._close()
+
+    def come_back(self) -> None:
+        """Listen on the same port again, answering as before."""
+        assert self._server is None, "the controller is still there"
+        self._listen()
 
     def __enter__(self) -> "FakeController":
         return self.start()
@@ -209,6 +256,11 @@ class FakeController:
     def launched(self, template_name: str) -> list[Job]:
         with self.lock:
             return [job for job in self.jobs if job.template.name == template_name]
+
+    def answered(self, status: int) -> list[tuple[str, str]]:
+        """(method, path) of every request answered with `status`."""
+        with self.lock:
+            return [(method, path) for method, path, code in self.requests if code == status]
 
     def wait_for_jobs_done(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -230,21 +282,24 @@ class FakeController:
                 body = json.loads(raw or b"{}")
             except ValueError:
                 return self._reply(handler, method, 400, {"detail": "JSON parse error"})
+        match = API_PATH.match(parsed.path)
+        rest = match.group("rest") if match else ""
+        failure = self.failure
+        if failure is not None and failure.applies_to(method, rest):
+            return self._reply(handler, method, failure.status, {"detail": failure.detail})
         if handler.headers.get("Authorization") != f"Bearer {self.token}":
             return self._reply(handler, method, 401, {"detail": "Authentication credentials were not provided."})
-        match = API_PATH.match(parsed.path)
         if not match:
             return self._reply(handler, method, 404, {"detail": "Not found."})
-        rest = match.group("rest")
         if method == "GET" and rest == "config/":
             return self._reply(handler, method, 200, {"version": self.version, "ansible_version": "2.19"})
         if method == "GET" and rest in ("unified_job_templates/", "job_templates/"):
             with self.lock:
                 found = [t.api() for t in self.templates if "name" not in query or t.name == query["name"]]
             return self._reply(handler, method, 200, self._page(found))
-        launch = re.fullmatch(r"job_templates/(\d+)/launch/", rest)
+        launch = LAUNCH_PATH.fullmatch(rest)
         if method == "POST" and launch:
-            template = next((t for t in self.templates if t.id == int(launch.group(1))), None)
+            template = next((t for t in self.templates if t.id == int(launch.group("id"))), None)
             if template is None:
                 return self._reply(handler, method, 404, {"detail": "Not found."})
             job = self._launch(template, body if isinstance(body, dict) else {})

@@ -39,14 +39,15 @@ def monitor_vars(cluster: Any, **overrides: Any) -> dict:
 class Rulebook:
     """ansible-rulebook -r pgha.repmgr.failover (or another rulebook), started in its own session."""
 
-    def __init__(self, inventory: Path, variables: dict, tmp_path: Path, name: str = "rulebook",
+    def __init__(self, inventory: Path | None, variables: dict, tmp_path: Path, name: str = "rulebook",
                  rulebook: str = "pgha.repmgr.failover", env: dict | None = None) -> None:
         self.vars_file = tmp_path / f"{name}-vars.yml"
         self.vars_file.write_text(yaml.safe_dump(variables))
         os.chmod(self.vars_file, 0o600)
         self.log = tmp_path / f"{name}.log"
-        self.argv = ["ansible-rulebook", "-r", rulebook, "-i", str(inventory), "--vars", str(self.vars_file),
-                     "--print-events"]
+        # no inventory: as a rulebook activation runs it
+        self.argv = ["ansible-rulebook", "-r", rulebook] + (["-i", str(inventory)] if inventory else []) + [
+            "--vars", str(self.vars_file), "--print-events"]
         # JSON results: a message is one line, as the module wrote it (YAML would wrap and re-quote it)
         self.env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACK_RESULT_FORMAT="json",
                         **(env or {}))
@@ -79,6 +80,16 @@ class Rulebook:
             assert time.monotonic() < deadline, "no %r (x%d) within %s s:\n%s" % (
                 text, count, timeout, self.output()[-20000:])
             time.sleep(0.1)
+
+    def wait_ended(self, timeout: float) -> int:
+        """Wait for the process to end by itself and return its exit code; fail (and stop it) if it does not."""
+        assert self.proc is not None, "not started"
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise AssertionError("ansible-rulebook still ran after %s s:\n%s" % (timeout, self.output()[-20000:])) \
+                from None
 
     def tree(self) -> list[int]:
         """The process and all its descendants (playbook runs live in sessions of their own)."""

@@ -11,22 +11,25 @@ jobs holds no password: only the credential gives it to the playbooks.
 The checks are those of the failover scenarios (test_failover.py): exactly one node accepts writes,
 no acknowledged row is lost, repmgr.events has repmgrd's rows, the monitor still runs, and no
 password is in any output; and what the controller was asked to do.
+
+Then the controller fails as real ones do (docs/eda-controller.md, "When the controller fails"): it
+lacks the job template, refuses the token, fails the launch, closes its port; and activations that
+cannot start (a wrong token or URL, a variable of the wrong type), which need no cluster.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
 from fake_controller import Credential, FakeController, JobTemplate
-from harness import Cluster
 from rulebook import Rulebook, monitor_vars
-from test_failover import SYNC, Scenario, in_recovery
+from scenario import Scenario, in_recovery, scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "eda-controller"
@@ -43,15 +46,8 @@ pytestmark = pytest.mark.timeout(600)
 class ControllerScenario(Scenario):
     """A failover Scenario whose monitor is an activation of the controller rulebook, with a stand-in controller."""
 
-    # pylint: disable-next=super-init-not-called
-    def __init__(self, tmp_path: Path, nodes: int = 3, sync: bool = True, **build) -> None:
-        self.tmp_path = tmp_path
-        self.cluster = Cluster(NAME, nodes, port=PORT, first_octet=FIRST_OCTET)
-        self.cluster.prepare()
-        self.cluster.build(settings=dict(SYNC) if sync else {}, **build)
-        self.inventory = self.cluster.write_inventory(tmp_path / "inventory.yml")
-        self.rulebooks: list[Rulebook] = []
-        self.writer = None
+    def __init__(self, tmp_path: Path, **kwargs) -> None:
+        super().__init__(tmp_path, NAME, PORT, FIRST_OCTET, **kwargs)
         self.controller: FakeController | None = None
         self.token = secrets.token_hex(16)
 
@@ -81,24 +77,24 @@ class ControllerScenario(Scenario):
         return JobTemplate(name, "playbooks/failover.yml", self.tmp_path / "controller-inventory.yml",
                            credentials=[self.credential()])
 
-    def activation(self, name: str = "activation", failover_template: str = FAILOVER_TEMPLATE) -> Rulebook:
-        """ansible-rulebook as a rulebook activation runs it: the rulebook, its variables, its credentials."""
+    def activation(self, name: str = "activation", failover_template: str = FAILOVER_TEMPLATE,
+                   options: tuple[str, ...] = ()) -> Rulebook:
+        """The activation of this cluster's monitor, once the monitor has started."""
         assert self.controller is not None, "start the controller first"
         variables = monitor_vars(self.cluster)
         del variables["pgha_repmgr_password"]   # never an activation variable ...
         variables.update(self.credential().extra_vars())   # ... the credential injects it
         variables.update(pgha_failover_job_template=failover_template, pgha_fence_job_template=FENCE_TEMPLATE,
                          pgha_controller_organization="Default", pgha_job_limit="pgha_nodes")
-        # the activation polls the jobs every second (EDA's default is 10 s)
-        book = Rulebook(self.inventory, variables, self.tmp_path, name=name, rulebook=RULEBOOK,
-                        env=dict(EDA_JOB_TEMPLATE_REFRESH_DELAY="1"))
-        # an activation has no inventory; the controller comes from the AAP credential
-        book.argv = ["ansible-rulebook", "-r", RULEBOOK, "--vars", str(book.vars_file), "--print-events",
-                     "--controller-url", self.controller.url, "--controller-token", self.token]
+        book = start_activation(self.tmp_path, variables, self.controller.url, self.token, name=name, options=options)
         self.rulebooks.append(book)
-        book.start()
         book.wait_for("'event': 'repmgrd_start'", 90)
         return book
+
+    def logs(self) -> list[tuple[str, str]]:
+        jobs = self.controller.jobs if self.controller else []
+        return super().logs() + [(f"controller job {job.id} {job.argv} {job.status}", job.output()[-8000:])
+                                 for job in jobs]
 
     def close(self) -> None:
         for book in self.rulebooks:
@@ -108,26 +104,20 @@ class ControllerScenario(Scenario):
         super().close()
 
 
+def start_activation(tmp_path: Path, variables: dict, controller_url: str, token: str, name: str = "activation",
+                     options: tuple[str, ...] = ()) -> Rulebook:
+    """ansible-rulebook as a rulebook activation runs it: the rulebook, its variables (credentials injected), the
+    controller of the AAP credential, no inventory; `options`: more ansible-rulebook options."""
+    # the activation polls the jobs every second (EDA's default is 10 s)
+    book = Rulebook(None, variables, tmp_path, name=name, rulebook=RULEBOOK,
+                    env=dict(EDA_JOB_TEMPLATE_REFRESH_DELAY="1"))
+    book.argv += ["--controller-url", controller_url, "--controller-token", token, *options]
+    return book.start()
+
+
 @pytest.fixture()
 def controller_scenario(tmp_path, request):
-    made: list[ControllerScenario] = []
-
-    def make(**kwargs):
-        made.append(ControllerScenario(tmp_path, **kwargs))
-        return made[-1]
-
-    yield make
-    report = getattr(request.node, "report_call", None)
-    for item in made:
-        if report is None or report.failed:
-            for book in item.rulebooks:
-                print(f"--- {book.log} (tail) ---\n{book.output()[-8000:]}", file=sys.stderr)
-            for job in item.controller.jobs if item.controller else []:
-                print(f"--- controller job {job.id} {job.argv} {job.status} ---\n{job.output()[-8000:]}",
-                      file=sys.stderr)
-            for node in item.nodes:
-                print(f"--- {node.name} log (tail) ---\n{node.log_tail(20)}", file=sys.stderr)
-        item.close()
+    yield from scenarios(request, lambda **kwargs: ControllerScenario(tmp_path, **kwargs))
 
 
 def test_a_crashed_primary_is_failed_over_by_the_controller_job_template(controller_scenario):
@@ -199,3 +189,121 @@ def test_a_missing_job_template_is_reported_and_the_failover_runs_once_it_exists
     new = s.settled_on("node2", timeout=120)  # the repeated primary_failure (every 10 s) launches it
     assert s.promotions(new, (1, 1)) == (1, 1)
     assert [job.template.name for job in controller.jobs][:1] == ["pgha.repmgr failover main"]
+
+
+# -- when the controller fails (issue 9): what ansible-rulebook does, and that the monitor goes on ------------
+
+def test_a_refused_token_or_a_failed_launch_is_reported_and_the_failover_runs_once_the_controller_answers(
+        controller_scenario):
+    """The controller refuses the token (401), then fails the launch (500): each primary_failure's action fails at
+    once, without a retry, and the activation's output has what the controller answered; nothing is launched or
+    promoted, and the monitor goes on repeating primary_failure. Once the controller answers, the next one fails
+    over."""
+    s = controller_scenario().register()  # same WAL, same priority: node2 wins on the lower node ID
+    node1, node2, node3 = s.nodes
+    controller = s.start_controller()
+    s.start_writer()
+    book = s.activation()
+    controller.fail_with(401, "Invalid token.")  # after the start: the activation checks its token when it starts
+    node1.crash()
+    book.wait_for(f"401, message='Unauthorized', url='{controller.url}/api/v2/unified_job_templates/?name=", 60)
+    assert len(controller.answered(401)) == 1, "the 401 was retried"
+    controller.fail_with(500, "The job could not be launched.", launches_only=True)
+    book.wait_for(f"500, message='Internal Server Error', url='{controller.url}/api/v2/job_templates/7/launch/'", 30)
+    book.wait_for("Error: {'detail': 'The job could not be launched.'}", 5)  # the controller's own words
+    assert len(controller.answered(500)) == 1, "the failed launch was retried"
+    assert not controller.jobs and s.cluster.writable_nodes() == []
+    assert in_recovery(node2) is True and in_recovery(node3) is True, "a node was promoted without a job"
+    controller.recover()
+    new = s.settled_on("node2", timeout=60)  # the next primary_failure (every 10 s) launches the failover
+    assert s.promotions(new, (1, 1)) == (1, 1)
+    assert book.count("'event': 'primary_failure'") >= 3
+
+
+def received_at(output: str, text: str) -> datetime:
+    """When ansible-rulebook received the first event whose printout holds `text` (the banner of --print-events)."""
+    banner = output.rfind("\n** ", 0, output.index(text)) + len("\n** ")
+    return datetime.strptime(output[banner:banner + 26], "%Y-%m-%d %H:%M:%S.%f")
+
+
+def logged_at(output: str, text: str) -> datetime:
+    """When ansible-rulebook logged the first line that holds `text`."""
+    line = next(line for line in output.splitlines() if text in line)
+    return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+
+
+def test_a_controller_that_goes_away_is_reported_and_a_launched_failover_completes_without_it(controller_scenario):
+    """The controller's port closes: the next primary_failure's action fails once ansible-rulebook's retries are
+    spent, saying it cannot connect, and nothing is promoted. The controller comes back, the next primary_failure
+    launches the failover, and the port closes again while that job runs: the job fails over all the same, the
+    activation reports each failed poll of the job and the monitor goes on; back again, the controller is asked
+    for the job and its end is seen."""
+    s = controller_scenario().register()
+    node1, node2, node3 = s.nodes
+    controller = s.start_controller()
+    s.start_writer()
+    # 2 attempts, 4 s apart: ansible-rulebook's 5 (pauses of 4, 8, 16, 32 s) take the same path a minute longer
+    book = s.activation(options=("--controller-retry-attempts", "2"))
+    refused = f"Cannot connect to host {controller.url.removeprefix('http://')}"
+    controller.go_away()
+    node1.crash()
+    book.wait_for(f"Error connecting to controller: {refused}", 30)
+    output = book.output()
+    waited = logged_at(output, "Error connecting to controller") - received_at(output, "'event': 'primary_failure'")
+    assert waited.total_seconds() > 3.5, f"the refused connection was not retried 4 s later ({waited})"
+    assert s.cluster.writable_nodes() == [] and in_recovery(node2) is True and in_recovery(node3) is True
+    controller.come_back()
+    s.cluster.wait_until(lambda: controller.jobs, timeout=30, what="the next primary_failure launches the failover")
+    controller.go_away()
+    book.wait_for(f"Transient error in shared job monitor loop: {refused}", 30)
+    new = s.settled_on("node2")  # the job failed over while the controller's API was down; the monitor runs
+    book.wait_for("'event': 'new_primary'", 30)
+    controller.wait_for_jobs_done(60)
+    job = controller.jobs[0]
+    asked = len(controller.requests)
+    controller.come_back()
+    s.cluster.wait_until(lambda: any(path.startswith(f"/api/v2/jobs/?id__in={job.id}") and status == 200
+                                     for _method, path, status in controller.requests[asked:]),
+                         timeout=30, what="the activation asks for the job again")
+    assert job.status == "successful", job.output()[-3000:]
+    assert s.promotions(new, (1, 1)) == (1, 1)
+
+
+# -- an activation that cannot start: no cluster needed, it ends before it would reach one ---------------------
+
+UNREACHED_CONNINFO = f"host=127.0.0.{FIRST_OCTET} port={PORT} user=repmgr dbname=repmgr"
+
+
+@pytest.fixture()
+def controller(tmp_path):
+    with FakeController(secrets.token_hex(16), [], project_dir=ROOT, workdir=tmp_path / "controller") as running:
+        yield running
+
+
+@pytest.mark.parametrize("wrong, answer", [
+    ("token", "401, message='Unauthorized', url='{url}/api/v2/config/'"),
+    ("url", "404, message='Not Found', url='{url}/aap/v2/config/'"),
+], ids=["token", "url"])
+def test_an_activation_with_a_wrong_controller_token_or_url_ends_at_start_saying_what_the_controller_answered(
+        controller, tmp_path, wrong, answer):
+    url, token = (controller.url, "not-the-token") if wrong == "token" else (controller.url + "/aap/", controller.token)
+    book = start_activation(tmp_path, dict(pgha_monitor_conninfo=[UNREACHED_CONNINFO]), url, token)
+    assert book.wait_ended(60) == 1
+    assert "Terminating: " + answer.format(url=controller.url) in book.output()
+    assert "'event'" not in book.output(), "the monitor started"
+
+
+@pytest.mark.parametrize("variable, value, problem", [
+    ("pgha_monitor_interval", "soon", "monitor_interval must be a number of seconds (got 'soon')"),
+    ("pgha_event_notification_command", ["/usr/local/bin/page-dba", "%e"],
+     "event_notification_command must be a string (got ['/usr/local/bin/page-dba', '%e'])"),
+], ids=["word-for-a-number", "list-for-a-string"])
+def test_a_rulebook_variable_of_the_wrong_type_ends_the_activation_at_start_naming_it(
+        controller, tmp_path, variable, value, problem):
+    variables = {"pgha_monitor_conninfo": [UNREACHED_CONNINFO], variable: value}
+    book = start_activation(tmp_path, variables, controller.url, controller.token)
+    assert book.wait_ended(60) == 1
+    output = book.output()
+    assert f"Source error: InvalidOption: Source plugin failed with error message: '{problem}'" in output
+    assert "Terminating: One of the source plugins failed" in output
+    assert "Traceback" not in output and "'event'" not in output

@@ -17,13 +17,12 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from ansible_cli import run_module
-from harness import Cluster, pid_alive
-from test_failover import SYNC, Scenario, in_recovery
+from harness import pid_alive
+from scenario import Scenario, in_recovery, scenarios
 
 PORT = 55711
 FIRST_OCTET = 87  # the harness keeps .100 and up for its proxies
@@ -42,19 +41,6 @@ HANG = r'''if sys.argv[1] == "standby_promote":
         handle.write(str(os.getpid()))
     time.sleep(120)
 '''
-
-
-class NotifyScenario(Scenario):
-    """test_failover's Scenario on this test's own cluster."""
-
-    def __init__(self, tmp_path: Path, nodes: int = 3) -> None:  # pylint: disable=super-init-not-called
-        self.tmp_path = tmp_path
-        self.cluster = Cluster("notify", nodes, port=PORT, first_octet=FIRST_OCTET)
-        self.cluster.prepare()
-        self.cluster.build(settings=dict(SYNC))
-        self.inventory = self.cluster.write_inventory(tmp_path / "inventory.yml")
-        self.rulebooks = []
-        self.writer = None
 
 
 class Receiver:
@@ -88,19 +74,7 @@ class Receiver:
 
 @pytest.fixture()
 def notify_scenario(tmp_path, request):
-    made = []
-
-    def make(**kwargs):
-        made.append(NotifyScenario(tmp_path, **kwargs))
-        return made[-1]
-
-    yield make
-    report = getattr(request.node, "report_call", None)
-    for item in made:
-        if report is None or report.failed:
-            for book in item.rulebooks:
-                print(f"--- {book.log} (tail) ---\n{book.output()[-8000:]}", file=sys.stderr)
-        item.close()
+    yield from scenarios(request, lambda **kwargs: Scenario(tmp_path, "notify", PORT, FIRST_OCTET, **kwargs))
 
 
 @pytest.fixture()
