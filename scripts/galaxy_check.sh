@@ -36,8 +36,12 @@ config=$work/galaxy-importer.cfg
 printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\n' >"$config"
 
 # import TARBALL LOG: galaxy-importer on TARBALL, its output in LOG; the importer's exit status.
+# It runs in the scratch folder, where it leaves its importer_result.json.
 import() {
-    GALAXY_IMPORTER_CONFIG=$config PATH=$venv/bin:$PATH "$venv/bin/python" -m galaxy_importer.main "$1" >"$2" 2>&1
+    local tarball
+    tarball=$(realpath "$1")
+    (cd "$work" && GALAXY_IMPORTER_CONFIG=$config PATH=$venv/bin:$PATH "$venv/bin/python" -m galaxy_importer.main \
+        "$tarball" >"$2" 2>&1)
 }
 
 # show LOG: the importer's output without its one-line-per-plugin progress.

@@ -27,11 +27,16 @@ What it does, in repmgrd's terms:
   while no primary can take them wait, with their time, until one can.
 - With monitoring_history (repmgrd's monitoring_history=yes), it writes each monitor interval,
   while the primary answers, one repmgr.monitoring_history row per standby that answers, with
-  what that standby's repmgrd would write (monitoring_records()). They are sent in the background
-  (watching the primary never waits for them) and never held: a row that cannot be written is
-  dropped, and the next interval writes fresh ones.
+  what that standby's repmgrd would write (monitor_history.monitoring_records()). They are
+  sent in the background (watching the primary never waits for them) and never held: a row
+  that cannot be written is dropped, and the next interval writes fresh ones.
+- With event_notification_command, it hands the event rows of each committed write to
+  io.notify (committed_notes()); running the command is notify.py's, in the event source.
 - It never dies: a bad conninfo in the metadata is a `monitor_error` event and the node is
   skipped; any unexpected error is a `monitor_error`, and the loop goes on.
+
+Beside it: monitor_settings.py (the source's arguments, checked, as one Settings record) and
+monitor_history.py (the repmgr.monitoring_history rows of a survey).
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
+from ansible_collections.pgha.repmgr.plugins.module_utils.event_notifications import wanted
+from ansible_collections.pgha.repmgr.plugins.module_utils.monitor_history import monitoring_records
 from ansible_collections.pgha.repmgr.plugins.module_utils.primary import active_primary, cluster_truth
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
     NodeRecord,
@@ -53,25 +59,6 @@ from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
     lsn_to_text,
 )
 
-CHECK_TYPES = ("ping", "connection", "query")
-DEFAULTS = dict(
-    monitor_interval=2,
-    reconnect_attempts=6,
-    reconnect_interval=10,
-    connection_check_type="ping",
-    connect_timeout=2,
-    cluster="default",
-    failure_repeat_interval=None,
-    write_events=True,
-    monitoring_history=False,
-    heartbeat_interval=0,
-    event_notification_command="",
-    event_notifications=(),
-    webhook_url="",
-)
-# A repeated primary_failure starts a playbook run; rulesets run them one after another. Repeats
-# faster than a run takes would pile up runs that each find nothing to do.
-MIN_FAILURE_REPEAT = 10.0
 SLICE = 0.02  # seconds: how often a wait looks at what its attempts found
 SHUTDOWN_WRITE_TIMEOUT = 2.0
 
@@ -109,124 +96,7 @@ SHUTDOWN_TEXT = "TERM signal received"
 # What the loop asks the I/O to write on the primary (MonitorIO.write).
 WRITE_EVENT = "event"  # (WRITE_EVENT, node_id, event, details, when): a repmgr.events row
 WRITE_ACTIVE = "active"  # (WRITE_ACTIVE, node_id, active): a repmgr.nodes record's active flag
-# (WRITE_HISTORY, primary_node_id, standby_node_id, last_monitor_time, last_apply_time, primary_lsn,
-#  standby_lsn, replication_lag, apply_lag): a repmgr.monitoring_history row (times in seconds since the
-#  epoch, last_apply_time None when unknown; LSNs as text; lags in bytes)
-WRITE_HISTORY = "history"
-
-
-# -- settings -------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Settings:
-    conninfo: tuple
-    node_conninfo: dict
-    password: Optional[str]
-    cluster: str
-    monitor_interval: float
-    reconnect_attempts: int
-    reconnect_interval: float
-    connection_check_type: str
-    connect_timeout: int
-    failure_repeat_interval: Optional[float] = None
-    write_events: bool = True
-    monitoring_history: bool = False
-    heartbeat_interval: float = 0
-    event_notification_command: str = ""
-    event_notifications: tuple = ()
-    webhook_url: str = ""
-
-    def conninfo_for(self, record):
-        """How the monitor reaches a node: its own path when given (node_conninfo), else the metadata's."""
-        return self.node_conninfo.get(record.node_name) or record.conninfo
-
-    @property
-    def detection_window(self) -> float:
-        """Seconds from the failed check (attempt 1) to the last attempt: (reconnect_attempts - 1) x interval.
-
-        A hung primary adds one connect_timeout, the time the last attempt may take.
-        """
-        return max(0, self.reconnect_attempts - 1) * self.reconnect_interval
-
-    @property
-    def repeat_interval(self) -> float:
-        """Seconds between two primary_failure events for the same loss."""
-        if self.failure_repeat_interval:
-            return self.failure_repeat_interval
-        return max(self.detection_window, MIN_FAILURE_REPEAT)
-
-
-def settings_from_args(args):
-    """Validate the source's arguments; raise InvalidOption naming the argument and the problem."""
-    args = dict(args or {})
-    unknown = sorted(set(args) - set(DEFAULTS) - {"conninfo", "node_conninfo", "password"})
-    if unknown:
-        raise InvalidOption(unknown[0], "is not an argument of pgha.repmgr.repmgr_monitor (known: %s)"
-                            % ", ".join(sorted(set(DEFAULTS) | {"conninfo", "node_conninfo", "password"})))
-    conninfo = args.get("conninfo")
-    if isinstance(conninfo, str):
-        conninfo = [conninfo]
-    if not conninfo or not isinstance(conninfo, (list, tuple)) or \
-            not all(isinstance(c, str) and c.strip() for c in conninfo):
-        raise InvalidOption("conninfo", "must be a conninfo string or a list of them, one per node (got %r)"
-                            % (args.get("conninfo"),))
-    values = dict(DEFAULTS)
-    values.update({k: v for k, v in args.items() if k in DEFAULTS and v is not None and v != ""})
-    for name in ("monitor_interval", "reconnect_interval", "failure_repeat_interval"):
-        if values[name] is None:
-            continue
-        try:
-            values[name] = float(values[name])
-        except (TypeError, ValueError):
-            raise InvalidOption(name, "must be a number of seconds (got %r)" % (values[name],))
-        if values[name] <= 0:
-            raise InvalidOption(name, "must be more than 0 seconds (got %s)" % values[name])
-    for name in ("reconnect_attempts", "connect_timeout"):
-        try:
-            values[name] = int(values[name])
-        except (TypeError, ValueError):
-            raise InvalidOption(name, "must be a whole number (got %r)" % (values[name],))
-    if values["reconnect_attempts"] < 0:
-        raise InvalidOption("reconnect_attempts", "must be 0 or more (got %s)" % values["reconnect_attempts"])
-    if values["connect_timeout"] < 1:
-        raise InvalidOption("connect_timeout", "must be at least 1 second (got %s)" % values["connect_timeout"])
-    if values["connection_check_type"] not in CHECK_TYPES:
-        raise InvalidOption("connection_check_type", "must be one of %s (got %r)"
-                            % (", ".join(CHECK_TYPES), values["connection_check_type"]))
-    for name in ("write_events", "monitoring_history"):
-        if not isinstance(values[name], bool):
-            raise InvalidOption(name, "must be true or false (got %r)" % (values[name],))
-    try:
-        values["heartbeat_interval"] = float(values["heartbeat_interval"])
-    except (TypeError, ValueError):
-        raise InvalidOption("heartbeat_interval", "must be a number of seconds, 0 for none (got %r)"
-                            % (values["heartbeat_interval"],))
-    if values["heartbeat_interval"] < 0:
-        raise InvalidOption("heartbeat_interval", "must be 0 (no heartbeat) or more (got %s)"
-                            % values["heartbeat_interval"])
-    if not isinstance(values["event_notification_command"], str):
-        raise InvalidOption("event_notification_command", "must be a string (got %r)"
-                            % (values["event_notification_command"],))
-    chosen = values["event_notifications"]
-    if isinstance(chosen, str):  # repmgr.conf's form: a comma-separated list
-        chosen = [name for name in chosen.split(",") if name.strip()]
-    if not isinstance(chosen, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in chosen):
-        raise InvalidOption("event_notifications", "must be a list of event names (got %r)" % (chosen,))
-    values["event_notifications"] = tuple(n.strip() for n in chosen)
-    url = values["webhook_url"]
-    if not isinstance(url, str) or (url and not url.startswith(("http://", "https://"))):
-        raise InvalidOption("webhook_url", "must be an http:// or https:// URL (got %r)" % (url,))
-    node_conninfo = args.get("node_conninfo") or {}
-    if not isinstance(node_conninfo, dict) or not all(isinstance(v, str) and v for v in node_conninfo.values()):
-        raise InvalidOption("node_conninfo", "must map node names to conninfo strings (got %r)" % (node_conninfo,))
-    return Settings(conninfo=tuple(conninfo), node_conninfo=dict(node_conninfo), password=args.get("password") or None,
-                    cluster=str(values["cluster"]), monitor_interval=values["monitor_interval"],
-                    reconnect_attempts=values["reconnect_attempts"], reconnect_interval=values["reconnect_interval"],
-                    connection_check_type=values["connection_check_type"], connect_timeout=values["connect_timeout"],
-                    failure_repeat_interval=values["failure_repeat_interval"], write_events=values["write_events"],
-                    monitoring_history=values["monitoring_history"], heartbeat_interval=values["heartbeat_interval"],
-                    event_notification_command=values["event_notification_command"].strip(),
-                    event_notifications=values["event_notifications"], webhook_url=values["webhook_url"])
+# and monitor_history.WRITE_HISTORY: a repmgr.monitoring_history row (monitor_history.monitoring_records)
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -334,35 +204,26 @@ def _runs(observation):
     return bool(observation is not None and observation.connected and observation.in_recovery is False)
 
 
-def monitoring_records(truth, observations, when):
-    """repmgr.monitoring_history rows (WRITE_HISTORY) for this survey: what each standby's repmgrd would write.
+def committed_notes(batch, records, chosen=()):
+    """What the event notification command is told of a committed batch: its repmgr.events rows, as dicts.
 
-    repmgrd (update_monitoring_history) writes from every standby whose server it reaches, once
-    per monitor interval, on the primary: the primary's current LSN, the standby's received LSN
-    (0/0 when it has received none) and, in bytes, replication_lag = primary - received and
-    apply_lag = received - replayed (0 when negative), stamped with the standby's own clock and
-    the time of its last replayed transaction. A standby that answers but does not stream gets
-    its row too: its lag grows, which is what a dashboard must show. No primary LSN, no rows.
-    `when` stands in for a standby clock the survey did not read.
+    Each dict has node_id, node_name, conninfo (the metadata's, None for a node not in `records`),
+    event, successful, details and when (seconds since the epoch); rows of events not in `chosen`
+    (event_notifications; empty: every event) are left out, and so are the batch's other changes.
     """
-    primary_id = truth.primary_id
-    primary = observations.get(primary_id) if primary_id is not None else None
-    if primary is None or not primary.connected or primary.in_recovery is not False or primary.current_lsn is None:
-        return []
-    rows = []
-    for record in truth.records:
-        observation = observations.get(record.node_id)
-        if record.node_id == primary_id or record.type != NodeType.STANDBY.value:
+    known = {r.node_id: r for r in records}
+    notes = []
+    for change in batch:
+        if change[0] != WRITE_EVENT:
             continue
-        if observation is None or not observation.connected or observation.in_recovery is not True:
+        _kind, node_id, name, details, when = change
+        if not wanted(name, chosen):
             continue
-        received = observation.received_lsn or 0
-        replayed = observation.replayed_lsn or 0
-        rows.append((WRITE_HISTORY, primary_id, record.node_id,
-                     observation.server_time if observation.server_time is not None else when,
-                     observation.last_replay_time, lsn_to_text(primary.current_lsn), lsn_to_text(received),
-                     max(primary.current_lsn - received, 0), max(received - replayed, 0)))
-    return rows
+        node = known.get(node_id)
+        notes.append(dict(node_id=node_id, node_name=node.node_name if node else None,
+                          conninfo=node.conninfo if node else None, event=name, successful=True,
+                          details=details, when=when))
+    return notes
 
 
 def retry_offsets(settings):
@@ -902,18 +763,7 @@ class Monitor:
         """Hand the event rows of a committed batch to the notification command (io.notify never waits for it)."""
         if self.io.notify is None or not self.s.event_notification_command:
             return
-        known = {r.node_id: r for r in self.records}
-        notes = []
-        for change in batch:
-            if change[0] != WRITE_EVENT:
-                continue
-            _kind, node_id, name, details, when = change
-            if self.s.event_notifications and name not in self.s.event_notifications:
-                continue
-            node = known.get(node_id)
-            notes.append(dict(node_id=node_id, node_name=node.node_name if node else None,
-                              conninfo=node.conninfo if node else None, event=name, successful=True,
-                              details=details, when=when))
+        notes = committed_notes(batch, self.records, self.s.event_notifications)
         if notes:
             try:
                 await self.io.notify(notes)

@@ -15,6 +15,11 @@ the command's whole process group is killed after it. A command that fails or ha
 The module side: metadata.write_event() hands every row it writes to the Recorder that
 module_support.execute() installs for the run (none is installed when no command is set, and
 nothing more happens then); execute() delivers the notes once the rows are committed.
+
+The monitor's side (the repmgr_monitor event source): the loop hands over the rows it has
+committed (monitor.committed_notes()); each becomes a Note, and its command runs in a
+NotificationQueue, in the background and in order, beside the posts to the webhook_url, so that
+watching the primary never waits for either.
 """
 
 from __future__ import annotations
@@ -25,13 +30,17 @@ import re
 import shlex
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from typing import Optional
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
-from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
+from ansible_collections.pgha.repmgr.plugins.module_utils.event_notifications import (
+    chosen_events, command_from, wanted)
 
 DEFAULT_TIMEOUT = 10  # seconds a notification command may take; then its process group is killed
+QUEUE_GRACE = 2.0  # seconds the last notifications may still take when the monitor stops
+QUEUE_LIMIT = 1000  # notifications and posts waiting at most: a dead receiver must not grow memory forever
 SHELL = "/bin/sh"
 OUTPUT_LIMIT = 500  # characters of the command's output quoted in a report
 
@@ -66,29 +75,6 @@ class Note:
 
 
 # -- the pure part ---------------------------------------------------------------------------------
-
-def validate(command, events):
-    """Checks the argument spec cannot express (raises InvalidOption)."""
-    if command is not None and not isinstance(command, str):
-        raise InvalidOption("event_notification_command", "must be a string (got %r)" % (command,))
-    if events is None:
-        return
-    if not isinstance(events, (list, tuple)) or not all(isinstance(e, str) and e.strip() for e in events):
-        raise InvalidOption("event_notifications", "must be a list of event names (got %r)" % (events,))
-
-
-def event_filter(events):
-    """event_notifications as a set; a comma-separated string (repmgr.conf's form) works too."""
-    if isinstance(events, str):
-        events = events.split(",")
-    return frozenset(e.strip() for e in (events or ()) if e and e.strip())
-
-
-def wanted(event, events):
-    """repmgr: no event_notifications means every event; else only the events listed."""
-    chosen = event_filter(events)
-    return not chosen or event in chosen
-
 
 def related_node_id(event, details):
     """%p: the node ID the detail text names as the other node of the event, or None."""
@@ -273,13 +259,13 @@ class Recorder:
 
     def __init__(self, command, events=None, secrets=(), timeout=DEFAULT_TIMEOUT):
         self.command = command
-        self.events = event_filter(events)
+        self.events = chosen_events(events)
         self.secrets = tuple(s for s in secrets if s)
         self.timeout = timeout
         self.notes = []  # (note, committed when written)
 
     def wants(self, event):
-        return not self.events or event in self.events
+        return wanted(event, self.events)
 
     def add(self, node_id, event, successful, details, stamp, node_name=None, conninfo=None, committed=False):
         self.notes.append((Note(node_id=node_id, event=event, successful=bool(successful),
@@ -312,8 +298,8 @@ _ACTIVE = []  # the Recorder of the module run in progress (a module process run
 
 def recorder_from_params(params, secrets=()):
     """The run's Recorder, or None when no event_notification_command is set."""
-    command = (params.get("event_notification_command") or "").strip()
-    validate(command, params.get("event_notifications"))
+    command = command_from(params.get("event_notification_command"))
+    chosen_events(params.get("event_notifications"))  # refused before anything runs, also without a command
     if not command:
         return None
     return Recorder(command, params.get("event_notifications"), secrets)
@@ -329,3 +315,75 @@ def install(recorder):
 def active():
     """The Recorder write_event() reports to, or None."""
     return _ACTIVE[0] if _ACTIVE else None
+
+
+# -- the monitor's side ------------------------------------------------------------------------------
+
+def note_from_row(item):
+    """The Note of one row the monitor committed (a dict of monitor.committed_notes(); `when` in epoch seconds)."""
+    return Note(node_id=item["node_id"], event=item["event"], successful=item["successful"],
+                timestamp=timestamp_text(item["when"]), details=item["details"], node_name=item["node_name"],
+                conninfo=item["conninfo"], related_node_id=related_node_id(item["event"], item["details"]))
+
+
+async def deliver_async(command, note, secrets=(), timeout=DEFAULT_TIMEOUT):
+    """Run the command for one note (run_async); the report of a failed or hung run, or None."""
+    return report(note, await run_async(command_line(command, note, secrets), timeout), secrets)
+
+
+class NotificationQueue:
+    """Jobs (coroutines: notification commands, webhook posts) run in the background, one at a time, in order.
+
+    A job that raises is reported through `report_error(option, message)` (a coroutine function) and
+    the next one runs. At most `limit` wait; more are dropped, so that a dead receiver cannot
+    grow memory forever. The worker starts with the first job, in the running event loop.
+    """
+
+    def __init__(self, report_error, limit=QUEUE_LIMIT):
+        self.report_error = report_error
+        self.limit = limit
+        self.jobs = None
+        self.worker = None
+        self.busy = False
+
+    def add(self, job):
+        import asyncio  # pylint: disable=import-outside-toplevel
+
+        if self.jobs is None:
+            self.jobs = asyncio.Queue()
+            self.worker = asyncio.ensure_future(self.work())
+        if self.jobs.qsize() >= self.limit:
+            job.close()
+            return
+        self.jobs.put_nowait(job)
+
+    async def work(self):
+        import asyncio  # pylint: disable=import-outside-toplevel
+
+        while True:
+            job = await self.jobs.get()
+            self.busy = True
+            try:
+                await job
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # pylint: disable=broad-except
+                await self.report_error("side job", "%s: %s" % (type(error).__name__, error))
+            finally:
+                self.busy = False
+
+    async def stop(self, grace=QUEUE_GRACE):
+        """Let the last jobs (repmgrd_shutdown's notification) run for up to `grace` seconds, then stop."""
+        import asyncio  # pylint: disable=import-outside-toplevel
+
+        if self.worker is None:
+            return
+        deadline = time.monotonic() + grace
+        while (self.busy or not self.jobs.empty()) and time.monotonic() < deadline:
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                break
+        self.worker.cancel()
+        while not self.jobs.empty():
+            self.jobs.get_nowait().close()

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "plugins" / "module_utils"
 PREFIX = "ansible_collections.pgha.repmgr."
 
-PURE = ("records", "errors", "status", "tables", "election", "timeline", "switchover", "monitor", "nodeview",
-        "primary", "outcome", "waiting")
+PURE = ("records", "errors", "status", "tables", "election", "timeline", "switchover", "monitor", "monitor_settings",
+        "monitor_history", "event_notifications", "nodeview", "primary", "outcome", "waiting")
 FORBIDDEN_IN_PURE = ("psycopg", "ansible.", "ansible_collections.pgha.repmgr.plugins.modules",
                      "ansible_collections.pgha.repmgr.plugins.action")
 EDGES = ("plugins.modules", "plugins.action", "plugins.filter", "extensions")
@@ -41,6 +42,23 @@ def core_module(name: str) -> str | None:
     """The module_utils file a module name points to, or None."""
     marker = PREFIX + "plugins.module_utils."
     return name[len(marker):].split(".")[0] if name.startswith(marker) else None
+
+
+def readme_layers():
+    """The README's map of module_utils: (the names it calls pure, the names it lists with I/O)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("plugins/module_utils/   "):text.index("plugins/modules/        ")]
+    pure, _sep, with_io = block.partition("With I/O:")
+    words = re.compile(r"\b[a-z_]+\b")
+    return set(words.findall(pure)), set(words.findall(with_io))
+
+
+def test_the_readme_names_every_core_module_in_its_layer():
+    pure_words, io_words = readme_layers()
+    files = {path.stem for path in CORE.glob("*.py") if path.stem != "__init__"}
+    assert not set(PURE) - pure_words, "README's pure core lacks " + ", ".join(sorted(set(PURE) - pure_words))
+    with_io = files - set(PURE)
+    assert not with_io - io_words, "README's modules with I/O lack " + ", ".join(sorted(with_io - io_words))
 
 
 @pytest.mark.parametrize("module", PURE)

@@ -16,7 +16,7 @@ import pytest
 
 from builders import record
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import monitor
+from ansible_collections.pgha.repmgr.plugins.module_utils import monitor, monitor_settings
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import (
     NodeObservation,
     Reachability,
@@ -69,7 +69,7 @@ class FakeWorld:
     """The cluster and the clock. Time jumps to the next wake-up once every task waits."""
 
     def __init__(self, settings=None, nodes=3):
-        self.settings = settings or monitor.settings_from_args(dict(
+        self.settings = settings or monitor_settings.settings_from_args(dict(
             conninfo=["host=10.0.0.%d" % n for n in range(1, nodes + 1)], cluster="test", monitor_interval=1,
             reconnect_attempts=3, reconnect_interval=1, connect_timeout=2))
         self.t = 0.0
@@ -389,9 +389,33 @@ def test_the_follows_left_undone_are_reported_too(world):
 
 def test_bad_arguments_name_the_argument():
     with pytest.raises(Exception, match="reconnect_attempts must be 0 or more"):
-        monitor.settings_from_args(dict(conninfo="host=a", reconnect_attempts=-1))
+        monitor_settings.settings_from_args(dict(conninfo="host=a", reconnect_attempts=-1))
     with pytest.raises(Exception, match="reconect_interval is not an argument"):
-        monitor.settings_from_args(dict(conninfo="host=a", reconect_interval=1))
+        monitor_settings.settings_from_args(dict(conninfo="host=a", reconect_interval=1))
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(reconnect_attempts="3.5"), "reconnect_attempts must be a whole number (got '3.5')"),
+    (dict(reconnect_attempts=3.5), "reconnect_attempts must be a whole number (got 3.5)"),
+    (dict(connect_timeout=True), "connect_timeout must be a whole number (got True)"),
+    (dict(monitor_interval=True), "monitor_interval must be a number of seconds (got True)"),
+    (dict(reconnect_interval="nan"), "reconnect_interval must be a number of seconds (got 'nan')"),
+    (dict(heartbeat_interval=[5]), "heartbeat_interval must be a number of seconds, 0 for none (got [5])"),
+    (dict(cluster=["a", "b"]), "cluster must be the cluster's name, a string (got ['a', 'b'])"),
+])
+def test_a_value_of_the_wrong_type_is_refused_not_converted(args, message):
+    """A rulebook variable that is not what it looks like: no truncated 3.5, no True taken as 1."""
+    with pytest.raises(Exception) as raised:
+        monitor_settings.settings_from_args(dict(conninfo="host=a", **args))
+    assert str(raised.value) == message
+
+
+def test_numbers_given_as_text_are_read_as_numbers():
+    """Rulebook variables templated into the source's arguments may arrive as text."""
+    settings = monitor_settings.settings_from_args(dict(conninfo="host=a", reconnect_attempts="4", connect_timeout=3.0,
+                                                        monitor_interval="1.5", cluster=7))
+    assert (settings.reconnect_attempts, settings.connect_timeout, settings.monitor_interval, settings.cluster) == \
+        (4, 3, 1.5, "7")
 
 
 def test_while_paused_a_lost_primary_is_reported_once_and_not_failed_over_until_unpaused(world):
@@ -423,7 +447,7 @@ def test_a_monitor_started_while_paused_says_so_at_once(world):
 
 def notifying_world(**args):
     """A FakeWorld whose monitor has an event_notification_command; `notes` collects what it is handed."""
-    settings = monitor.settings_from_args(dict(
+    settings = monitor_settings.settings_from_args(dict(
         conninfo=["host=10.0.0.%d" % n for n in range(1, 4)], cluster="test", monitor_interval=1,
         reconnect_attempts=3, reconnect_interval=1, connect_timeout=2, event_notification_command="notify %e", **args))
     w = FakeWorld(settings)
@@ -494,7 +518,7 @@ def test_a_notifier_that_breaks_is_a_monitor_error_and_the_monitor_goes_on():
 
 
 def test_heartbeats_say_the_monitor_runs_and_what_it_sees():
-    settings = monitor.settings_from_args(dict(
+    settings = monitor_settings.settings_from_args(dict(
         conninfo=["host=10.0.0.%d" % n for n in range(1, 4)], cluster="test", monitor_interval=1,
         reconnect_attempts=3, reconnect_interval=1, connect_timeout=2, heartbeat_interval=4))
     world = FakeWorld(settings)
@@ -523,12 +547,13 @@ def test_no_heartbeat_by_default(world):
 ])
 def test_bad_notification_and_heartbeat_arguments_name_the_argument(args, message):
     with pytest.raises(Exception, match=message):
-        monitor.settings_from_args(dict(conninfo="host=a", **args))
+        monitor_settings.settings_from_args(dict(conninfo="host=a", **args))
 
 
 def test_notification_arguments_are_read_as_repmgr_writes_them():
-    settings = monitor.settings_from_args(dict(conninfo="host=a", event_notifications="standby_failure, repmgrd_start",
-                                               event_notification_command=" notify %e ", heartbeat_interval="30"))
+    settings = monitor_settings.settings_from_args(dict(
+        conninfo="host=a", event_notifications="standby_failure, repmgrd_start",
+        event_notification_command=" notify %e ", heartbeat_interval="30"))
     assert settings.event_notifications == ("standby_failure", "repmgrd_start")
     assert settings.event_notification_command == "notify %e" and settings.heartbeat_interval == 30.0
 

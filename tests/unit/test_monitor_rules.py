@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import monitor
+from ansible_collections.pgha.repmgr.plugins.module_utils import monitor, monitor_settings
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
 from builders import down, record, rejected, seen
 
-SETTINGS = monitor.settings_from_args(dict(conninfo="host=node1", cluster="main"))
+SETTINGS = monitor_settings.settings_from_args(dict(conninfo="host=node1", cluster="main"))
 
 
 def test_defaults_are_repmgrs():
@@ -32,17 +32,18 @@ def test_defaults_are_repmgrs():
 )
 def test_bad_arguments_name_the_argument(args, message):
     with pytest.raises(InvalidOption) as error:
-        monitor.settings_from_args(args)
+        monitor_settings.settings_from_args(args)
     assert message in str(error.value)
 
 
 def test_the_window_is_counted_as_repmgrd_counts_it():
     """Attempt 1 is the failed check: (attempts - 1) more, interval apart."""
     assert SETTINGS.detection_window == 50.0 and monitor.retry_offsets(SETTINGS) == [10, 20, 30, 40, 50]
-    quick = monitor.settings_from_args(dict(conninfo="host=a", reconnect_attempts=5, reconnect_interval=1))
+    quick = monitor_settings.settings_from_args(dict(conninfo="host=a", reconnect_attempts=5, reconnect_interval=1))
     assert quick.detection_window == 4.0 and quick.repeat_interval == 10.0
-    assert monitor.settings_from_args(dict(conninfo="host=a", reconnect_attempts=0)).detection_window == 0
-    assert monitor.settings_from_args(dict(conninfo="host=a", failure_repeat_interval=3)).repeat_interval == 3.0
+    assert monitor_settings.settings_from_args(dict(conninfo="host=a", reconnect_attempts=0)).detection_window == 0
+    repeat = monitor_settings.settings_from_args(dict(conninfo="host=a", failure_repeat_interval=3)).repeat_interval
+    assert repeat == 3.0
 
 
 RECORDS = (record(1, "primary"), record(2), record(3), record(4, "witness"))
@@ -86,3 +87,17 @@ def test_repmgrd_start_texts():
     assert monitor.start_text(RECORDS[1], RECORDS) == 'monitoring connection to upstream node "node1" (ID: 1)'
     assert monitor.start_text(RECORDS[3], RECORDS) == 'witness monitoring connection to primary node "node1" (ID: 1)'
     assert monitor.start_text(record(1, "primary", active=False), RECORDS) is None
+
+
+def test_the_committed_event_rows_are_what_the_notification_command_is_told():
+    batch = [(monitor.WRITE_ACTIVE, 3, False),
+             (monitor.WRITE_EVENT, 3, "standby_failure", "unable to connect", 1764522000.0),
+             (monitor.WRITE_EVENT, 9, "repmgrd_start", "monitoring", 1764522000.0)]
+    notes = monitor.committed_notes(batch, RECORDS)
+    assert [(n["node_id"], n["node_name"], n["event"], n["successful"]) for n in notes] == \
+        [(3, "node3", "standby_failure", True), (9, None, "repmgrd_start", True)]
+    assert notes[0]["conninfo"] == RECORDS[2].conninfo and notes[1]["conninfo"] is None
+    assert notes[0]["details"] == "unable to connect" and notes[0]["when"] == 1764522000.0
+    # event_notifications: only the events listed
+    assert [n["event"] for n in monitor.committed_notes(batch, RECORDS, ("repmgrd_start",))] == ["repmgrd_start"]
+    assert monitor.committed_notes(batch[:1], RECORDS) == []

@@ -15,7 +15,7 @@ import pytest
 from builders import down, record, rejected, seen
 from test_monitor_loop import FakeWorld
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import monitor
+from ansible_collections.pgha.repmgr.plugins.module_utils import monitor_history, monitor_settings
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
 from ansible_collections.pgha.repmgr.plugins.module_utils.primary import cluster_truth
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import lsn_from_text
@@ -35,8 +35,8 @@ def standby(node_id, received, replayed, clock=None, applied=None):
 
 
 def rows_by_standby(observations, when=1000.0):
-    rows = monitor.monitoring_records(truth_of(observations), observations, when)
-    assert all(row[0] == monitor.WRITE_HISTORY for row in rows)
+    rows = monitor_history.monitoring_records(truth_of(observations), observations, when)
+    assert all(row[0] == monitor_history.WRITE_HISTORY for row in rows)
     return {row[2]: row[1:] for row in rows}
 
 
@@ -94,10 +94,11 @@ def test_no_rows_without_a_primary_that_answers():
 
 
 def test_the_option_is_repmgrs_name_off_by_default_and_a_boolean():
-    assert monitor.settings_from_args(dict(conninfo="host=a")).monitoring_history is False
-    assert monitor.settings_from_args(dict(conninfo="host=a", monitoring_history=True)).monitoring_history is True
+    settings_from_args = monitor_settings.settings_from_args
+    assert settings_from_args(dict(conninfo="host=a")).monitoring_history is False
+    assert settings_from_args(dict(conninfo="host=a", monitoring_history=True)).monitoring_history is True
     with pytest.raises(InvalidOption, match="monitoring_history must be true or false"):
-        monitor.settings_from_args(dict(conninfo="host=a", monitoring_history="yes"))
+        monitor_settings.settings_from_args(dict(conninfo="host=a", monitoring_history="yes"))
 
 
 # -- the loop -------------------------------------------------------------------------------------
@@ -106,7 +107,7 @@ class HistoryWorld(FakeWorld):
     """FakeWorld whose nodes have LSNs of their own and whose primary stores monitoring_history rows."""
 
     def __init__(self, monitoring_history=True):
-        super().__init__(monitor.settings_from_args(dict(
+        super().__init__(monitor_settings.settings_from_args(dict(
             conninfo=["host=10.0.0.%d" % n for n in (1, 2, 3)], cluster="test", monitor_interval=1,
             reconnect_attempts=3, reconnect_interval=1, connect_timeout=2, monitoring_history=monitoring_history)))
         self.history = []  # (t, node written on, row without its kind)
@@ -132,8 +133,8 @@ class HistoryWorld(FakeWorld):
         return result
 
     async def write(self, conninfo, changes):
-        history = [c for c in changes if c[0] == monitor.WRITE_HISTORY]
-        others = [c for c in changes if c[0] != monitor.WRITE_HISTORY]
+        history = [c for c in changes if c[0] == monitor_history.WRITE_HISTORY]
+        others = [c for c in changes if c[0] != monitor_history.WRITE_HISTORY]
         if history:
             node = self.node_of(conninfo)
             if self.history_write_seconds:

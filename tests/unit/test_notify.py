@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import metadata, notify
+from ansible_collections.pgha.repmgr.plugins.module_utils import event_notifications, metadata, notify
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption
 
 VALUES = dict(n="2", a="node2", e="standby_follow", s="1", t="2026-11-30 17:00:05.12+00",
@@ -78,14 +78,16 @@ def test_the_related_node_comes_from_repmgrs_detail_texts(event, details, relate
     ("standby_promote, standby_follow", "standby_follow", True),  # repmgr.conf's comma list
 ])
 def test_event_notifications_filters_as_repmgr(events, event, expected):
-    assert notify.wanted(event, events) is expected
+    assert event_notifications.wanted(event, event_notifications.chosen_events(events)) is expected
 
 
 def test_bad_options_name_the_option():
     with pytest.raises(InvalidOption, match="event_notifications"):
-        notify.validate("x", [""])
+        event_notifications.chosen_events([""])
     with pytest.raises(InvalidOption, match="event_notification_command"):
-        notify.validate(["x"], None)
+        event_notifications.command_from(["x"])
+    with pytest.raises(InvalidOption, match="event_notifications"):  # a module run refuses it before anything
+        notify.recorder_from_params(dict(event_notification_command="", event_notifications=[3]))
 
 
 def test_the_timestamp_is_written_as_postgresql_prints_it():
@@ -209,6 +211,36 @@ def test_no_command_means_no_recorder():
 
 
 # -- the event source's side: the monitor's rows notified in the background, the webhook ------------
+
+def test_a_row_the_monitor_committed_becomes_a_note():
+    note = notify.note_from_row(dict(node_id=2, node_name="node2", conninfo="host=h2", event="repmgrd_failover_promote",
+                                     successful=True, details='old primary "node1" (ID: 1) marked as failed',
+                                     when=1764522000.5))
+    assert (note.node_id, note.node_name, note.event, note.related_node_id) == (2, "node2", "repmgrd_failover_promote",
+                                                                                1)
+    assert note.timestamp == "2025-11-30 17:00:00.5+00"
+
+
+def test_the_queue_runs_jobs_in_order_reports_a_failure_and_drops_what_is_past_its_limit():
+    done, reported = [], []
+
+    async def job(name, fail=False):
+        done.append(name)
+        if fail:
+            raise RuntimeError("boom")
+
+    async def report(option, message):
+        reported.append((option, message))
+
+    async def scenario():
+        queue = notify.NotificationQueue(report, limit=3)
+        for name in ("a", "b", "c", "d"):
+            queue.add(job(name, fail=name == "b"))
+        await queue.stop(grace=5)
+
+    asyncio.run(scenario())
+    assert done == ["a", "b", "c"] and reported == [("side job", "RuntimeError: boom")]
+
 
 def event_source():
     import importlib.util  # pylint: disable=import-outside-toplevel

@@ -4,8 +4,10 @@
 """repmgr_monitor: watch a repmgr cluster's primary (and the other nodes) and report what happens.
 
 The loop and every decision live in plugins/module_utils/monitor.py (unit-tested with a
-scripted clock and cluster); this file gives it the real world: psycopg sessions, libpq's
-ping, the parallel probe, and ansible-rulebook's queue. Every await here is bounded by a
+scripted clock and cluster), its arguments' checks in monitor_settings.py, the
+monitoring_history rows in monitor_history.py, and the notification commands and their
+background queue in notify.py; this file gives them the real world: psycopg sessions, libpq's ping, the
+parallel probe, and ansible-rulebook's queue. Every await here is bounded by a
 timeout, and every connection problem becomes an Unreachable for the loop, never an exception
 out of the source (an uncaught one would end the whole ansible-rulebook process).
 """
@@ -188,6 +190,7 @@ import psycopg  # noqa: E402
 from psycopg import pq  # noqa: E402
 
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, metadata, monitor, notify, probe  # noqa: E402
+from ansible_collections.pgha.repmgr.plugins.module_utils import monitor_history, monitor_settings  # noqa: E402
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util  # noqa: E402
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import InvalidOption  # noqa: E402
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import Reachability  # noqa: E402
@@ -196,8 +199,6 @@ LOGGER = logging.getLogger(__name__)
 LISTEN_CHANNEL = "pgha_repmgr_monitor"
 APPLICATION_NAME = "pgha-repmgr-monitor"
 WEBHOOK_TIMEOUT = 10  # seconds a webhook post may take
-SIDE_JOBS_GRACE = 2.0  # seconds the last notifications may still take when the rulebook stops
-SIDE_JOBS_LIMIT = 1000  # notifications and posts waiting at most: a dead receiver must not grow memory forever
 
 
 class Session:
@@ -248,9 +249,7 @@ class RealIO:
     def __init__(self, queue, settings):
         self.queue = queue
         self.settings = settings
-        self.side_jobs = None  # notification commands and webhook posts, run one at a time, in order
-        self.side_worker = None
-        self.side_busy = False
+        self.side_jobs = notify.NotificationQueue(self.report)  # notification commands and webhook posts, in order
 
     def target(self, text):
         return connection.node_target(text, self.settings.password, connect_timeout=self.settings.connect_timeout,
@@ -286,12 +285,15 @@ class RealIO:
                                              self.secrets(), read_nodes=True)
 
     async def write(self, text, changes):
-        """The loop's changes (monitor.WRITE_*) as metadata.py's statements, in one transaction."""
+        """The loop's changes as metadata.py's statements, in one transaction.
+
+        monitor.WRITE_ACTIVE, monitor_history.WRITE_HISTORY and monitor.WRITE_EVENT rows.
+        """
         statements = []
         for change in changes:
             if change[0] == monitor.WRITE_ACTIVE:
                 statements.append((metadata.SET_ACTIVE, (change[2], change[1])))
-            elif change[0] == monitor.WRITE_HISTORY:
+            elif change[0] == monitor_history.WRITE_HISTORY:
                 (_kind, primary_id, standby_id, monitored, applied, primary_lsn, standby_lsn, replication_lag,
                  apply_lag) = change
                 statements.append((metadata.INSERT_MONITORING_RECORD, (
@@ -315,31 +317,9 @@ class RealIO:
         await self.queue.put(item)
         body = item.get("repmgr", {})
         if self.settings.webhook_url and body.get("event") in monitor.WEBHOOK_EVENTS:
-            self.side_job(self.post_webhook(body))
+            self.side_jobs.add(self.post_webhook(body))
 
     # notifications and webhook posts: in the background, in order, each bounded; a failure is a monitor_error
-
-    def side_job(self, job):
-        if self.side_jobs is None:
-            self.side_jobs = asyncio.Queue()
-            self.side_worker = asyncio.ensure_future(self.run_side_jobs())
-        if self.side_jobs.qsize() >= SIDE_JOBS_LIMIT:
-            job.close()
-            return
-        self.side_jobs.put_nowait(job)
-
-    async def run_side_jobs(self):
-        while True:
-            job = await self.side_jobs.get()
-            self.side_busy = True
-            try:
-                await job
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # pylint: disable=broad-except
-                await self.report("side job", "%s: %s" % (type(error).__name__, error))
-            finally:
-                self.side_busy = False
 
     async def report(self, option, message):
         await self.queue.put(monitor.event(self.settings, monitor.MONITOR_ERROR, None, option=option,
@@ -348,15 +328,11 @@ class RealIO:
     async def notify(self, notes):
         """The monitor's committed rows: one notification command each, in the background."""
         for item in notes:
-            self.side_job(self.run_notification(item))
+            self.side_jobs.add(self.run_notification(item))
 
     async def run_notification(self, item):
-        note = notify.Note(node_id=item["node_id"], event=item["event"], successful=item["successful"],
-                           timestamp=notify.timestamp_text(_stamp(item["when"])), details=item["details"],
-                           node_name=item["node_name"], conninfo=item["conninfo"],
-                           related_node_id=notify.related_node_id(item["event"], item["details"]))
-        line = notify.command_line(self.settings.event_notification_command, note, self.secrets())
-        message = notify.report(note, await notify.run_async(line), self.secrets())
+        message = await notify.deliver_async(self.settings.event_notification_command, notify.note_from_row(item),
+                                             self.secrets())
         if message:
             await self.report("event_notification_command", message)
 
@@ -377,19 +353,9 @@ class RealIO:
             await self.report("webhook_url", "the webhook %s refused the %s event: %s: %s"
                               % (conninfo_util.mask_text(url), body.get("event"), type(error).__name__, reason))
 
-    async def stop_side_jobs(self, grace=SIDE_JOBS_GRACE):
-        """At shutdown: let the last ones (repmgrd_shutdown's notification) run for a moment, then stop."""
-        if self.side_worker is None:
-            return
-        deadline = time.monotonic() + grace
-        while (self.side_busy or not self.side_jobs.empty()) and time.monotonic() < deadline:
-            try:
-                await asyncio.sleep(0.05)
-            except asyncio.CancelledError:
-                break
-        self.side_worker.cancel()
-        while not self.side_jobs.empty():
-            self.side_jobs.get_nowait().close()
+    async def stop_side_jobs(self, grace=None):
+        """At shutdown: let the last ones (repmgrd_shutdown's notification) run for a moment (notify.QUEUE_GRACE)."""
+        await self.side_jobs.stop(notify.QUEUE_GRACE if grace is None else grace)
 
     def secrets(self):
         return (self.settings.password,) if self.settings.password else ()
@@ -401,7 +367,7 @@ class RealIO:
 
 def settings_from(args):
     """The loop's settings; every conninfo argument must parse (bad arguments stop the source at start)."""
-    settings = monitor.settings_from_args(args)
+    settings = monitor_settings.settings_from_args(args)
     for text in settings.conninfo:
         conninfo_util.parse(text, "conninfo")
     for name, text in settings.node_conninfo.items():
