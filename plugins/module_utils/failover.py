@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.pgha.repmgr.plugins.module_utils import conninfo as conninfo_util
 from ansible_collections.pgha.repmgr.plugins.module_utils import connection, election, metadata, promote, replication
 from ansible_collections.pgha.repmgr.plugins.module_utils import waiting
+from ansible_collections.pgha.repmgr.plugins.module_utils import pause as pause_switch
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import (
     ConnectionFailed,
     InvalidOption,
@@ -357,7 +358,7 @@ def promote_for_failover(params, conn, ctx):
             # the last look: an attempt started now, and every voter's WAL receiver
             stand_down_if_back(failed, failed_primary_answers(failed, ctx))
             voters.check_primary_gone(params["fresh_within"])
-            stand_down_if_paused(conn)
+            pause = stand_down_if_paused(conn)
             stand_down_if_others(voters)
         except StoodDown:
             if undo is not None:
@@ -367,6 +368,8 @@ def promote_for_failover(params, conn, ctx):
         if params.get("decide_only"):
             result["msg"] = "the failed primary %s stayed gone: the failover goes ahead" % describe(failed)
             return result
+        if pause["local"]:
+            events.append(dict(node_id=me.node_id, event=metadata.FAILOVER_UNPAUSED, details=pause_switch.UNPAUSED_ON_STANDBYS_TEXT))
         if facts["in_recovery"]:
             promote.request_and_wait(params, conn, me, facts, result, run_command=None)
             result["promoted"] = True
@@ -380,11 +383,16 @@ def promote_for_failover(params, conn, ctx):
 
 
 def stand_down_if_paused(conn):
-    """A pause written after the election read the views (a switchover pausing first) still stops the promotion."""
+    """A pause written after the election read the views (a switchover pausing first) still stops the promotion.
+
+    Returns the switch as this node read it: when it was unpaused in the standbys' own settings (no
+    primary answered the unpause), the promotion writes the unpause event for the whole cluster.
+    """
     pause = metadata.read_pause_state(conn)
     if pause["paused"]:
         raise StoodDown("automatic failover was paused at %s: not promoting (pgha.repmgr.unpause resumes it)"
                         % pause["since"])
+    return pause
 
 
 def stand_down_if_others(voters):

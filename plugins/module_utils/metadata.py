@@ -15,6 +15,11 @@ from ansible_collections.pgha.repmgr.plugins.module_utils import notify
 from ansible_collections.pgha.repmgr.plugins.module_utils.errors import MetadataMissing
 from ansible_collections.pgha.repmgr.plugins.module_utils.records import NodeRecord
 
+try:
+    from psycopg import sql
+except ImportError:
+    sql = None
+
 NODE_COLUMNS = (
     "n.node_id, n.node_name, n.type, n.upstream_node_id, n.active, n.location, n.priority, "
     "n.conninfo, n.repluser, n.slot_name, n.config_file, un.node_name AS upstream_node_name"
@@ -90,14 +95,31 @@ SELECT_EVENTS = (
 # the newest of these two events. Written on the primary, it is in every node's copy of
 # repmgr.events, so every monitor and every failover run reads the same switch, and it survives
 # restarts of monitors and servers alike.
+#
+# One exception: unpausing while no primary answers (the primary died while paused, as repmgr lets
+# `repmgr service unpause` reach each standby's repmgrd). The standbys are read-only, so the
+# unpause is written in each standby's own settings (ALTER SYSTEM, which a standby accepts):
+# LOCAL_UNPAUSE_SETTING holds when. It counts as an unpause event of that time on that node only;
+# the failover that follows writes the real pgha_failover_unpaused event on the new primary, and
+# any later pause event, being newer, wins over it.
 FAILOVER_PAUSED = "pgha_failover_paused"
 FAILOVER_UNPAUSED = "pgha_failover_unpaused"
+LOCAL_UNPAUSE_SETTING = "pgha.failover_unpaused_at"
 SELECT_PAUSE_STATE = (
-    "SELECT event = 'pgha_failover_paused', "
-    "to_char(event_timestamp, 'YYYY-MM-DD HH24:MI:SS'), details "
+    "SELECT paused, to_char(at, 'YYYY-MM-DD HH24:MI:SS'), details, local FROM ("
+    "SELECT event = 'pgha_failover_paused' AS paused, event_timestamp AS at, details, FALSE AS local "
     "FROM repmgr.events WHERE event IN ('pgha_failover_paused', 'pgha_failover_unpaused') "
-    "ORDER BY event_timestamp DESC LIMIT 1"
+    "UNION ALL "
+    "SELECT FALSE, NULLIF(pg_catalog.current_setting('pgha.failover_unpaused_at', TRUE), '')::timestamptz, "
+    "'automatic failover unpaused on this standby while no primary answered', TRUE "
+    "WHERE NULLIF(pg_catalog.current_setting('pgha.failover_unpaused_at', TRUE), '') IS NOT NULL"
+    ") AS switch ORDER BY at DESC LIMIT 1"
 )
+# ALTER SYSTEM refuses a custom setting the session has never seen: SET it first (session only).
+DECLARE_LOCAL_UNPAUSE = "SET pgha.failover_unpaused_at = ''"
+WRITE_LOCAL_UNPAUSE = "ALTER SYSTEM SET pgha.failover_unpaused_at = {}"  # a literal: ALTER SYSTEM takes no parameter
+RELOAD_CONF = "SELECT pg_catalog.pg_reload_conf()"
+SELECT_NOW = "SELECT pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'"
 
 INIT_VOTING_TERM = (
     "INSERT INTO repmgr.voting_term (term) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM repmgr.voting_term)"
@@ -323,11 +345,14 @@ def read_events(conn, node_id=None, node_name=None, event=None, limit=20):
 
 
 def pause_state_from_rows(rows):
-    """dict(paused, since, details) from SELECT_PAUSE_STATE's rows (no row: never paused)."""
+    """dict(paused, since, details, local) from SELECT_PAUSE_STATE's rows (no row: never paused).
+
+    local: the newest switch is this standby's own unpause (LOCAL_UNPAUSE_SETTING), not an event.
+    """
     if not rows:
-        return dict(paused=False, since=None, details=None)
-    paused, since, details = rows[0]
-    return dict(paused=bool(paused), since=since, details=details)
+        return dict(paused=False, since=None, details=None, local=False)
+    paused, since, details, local = rows[0]
+    return dict(paused=bool(paused), since=since, details=details, local=bool(local))
 
 
 def read_pause_state(conn):
@@ -335,6 +360,21 @@ def read_pause_state(conn):
     with conn.cursor() as cur:
         cur.execute(SELECT_PAUSE_STATE)
         return pause_state_from_rows(cur.fetchall())
+
+
+def write_local_unpause(conn):
+    """Unpause automatic failover in this standby's own settings (see LOCAL_UNPAUSE_SETTING); returns when.
+
+    The connection must be in autocommit (ALTER SYSTEM runs outside a transaction). The reload is
+    asked for; sessions opened after it has been applied read the new value (wait_local_unpause).
+    """
+    with conn.cursor() as cur:
+        cur.execute(SELECT_NOW)
+        stamp = cur.fetchone()[0]
+        cur.execute(DECLARE_LOCAL_UNPAUSE)
+        cur.execute(sql.SQL(WRITE_LOCAL_UNPAUSE).format(sql.Literal(stamp)))
+        cur.execute(RELOAD_CONF)
+    return stamp
 
 
 def init_voting_term(cur):

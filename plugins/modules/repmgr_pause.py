@@ -17,8 +17,13 @@ description:
     every node replicates; so every monitor of the cluster sees it, and it survives monitor and server restarts.
     C(repmgr cluster event) lists it. M(pgha.repmgr.repmgr_cluster_info) returns C(failover_paused).
   - The module connects to any node of the cluster and writes on the primary it finds from there (repmgr's
-    primary search). With no primary running it fails and changes nothing (to fail over a primary that died while
-    paused, promote a standby by hand with M(pgha.repmgr.repmgr_promote), then unpause).
+    primary search). With no primary running, C(paused) fails and changes nothing.
+  - With no primary running and O(without_primary), C(unpaused) is written in each standby's own settings (as
+    repmgr's unpause reaches each standby's repmgrd), with C(ALTER SYSTEM SET pgha.failover_unpaused_at) and a
+    reload on every standby that answers, which the monitor, the election and the promotion count as an unpause
+    newer than the pause. So a primary that died while paused is failed over once unpaused; the promotion then
+    writes the C(pgha_failover_unpaused) event on the new primary for every node. A standby that does not answer
+    keeps the pause until it follows the new primary.
   - Idempotent (changed only when the switch flips); check mode and diff supported.
 version_added: 0.1.0
 author: pgha.repmgr developers (@pgha)
@@ -37,6 +42,16 @@ options:
   reason:
     description: Why, added to the event's details (for example C(switchover to node2)).
     type: str
+  without_primary:
+    description:
+      - With O(state=unpaused) and no primary running, write the unpause in each standby's own settings instead
+        of failing, so that a primary that died while paused is failed over (the playbook C(pgha.repmgr.unpause)
+        sets it). Refused, with nothing written, when a standby that answers runs as a primary, has a promotion
+        requested and not completed, or does not let the repmgr user run ALTER SYSTEM.
+      - Off, a run with no primary fails and changes nothing (the switchover resumes automatic failover this way,
+        so that a switchover that failed half-way never starts a failover by itself).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -46,10 +61,11 @@ EXAMPLES = r"""
     state: paused
     reason: kernel upgrade on node1
 
-- name: Resume it
+- name: Resume it (also when the primary died while paused, then written on every standby that answers)
   pgha.repmgr.repmgr_pause:
     login_host: 10.0.0.12
     state: unpaused
+    without_primary: true
 """
 
 RETURN = r"""
@@ -69,10 +85,24 @@ paused_since:
   type: str
   sample: "2026-11-30 16:20:01.123456+00"
 primary_node_id:
-  description: The primary the switch was read from and written on.
+  description: The primary the switch was read from and written on; null when no primary answered (O(state=unpaused)
+    written on the standbys).
   returned: always
   type: int
   sample: 1
+unpaused_nodes:
+  description: The standbys whose own settings were unpaused (or, in check mode, would be) because no primary answered.
+  returned: when no primary answered and O(state=unpaused)
+  type: list
+  elements: str
+  sample: [node2, node3]
+unreachable_nodes:
+  description: The standbys that did not answer when no primary answered and O(state=unpaused); they keep the pause
+    until they follow a new primary.
+  returned: when no primary answered and O(state=unpaused)
+  type: list
+  elements: str
+  sample: []
 events:
   description: The repmgr event written (or, in check mode, that would be); empty when nothing changes.
   returned: always
@@ -102,6 +132,7 @@ def main():
     execute(AnsibleModule, dict(
         state=dict(type="str", choices=list(pause.STATES), default="paused"),
         reason=dict(type="str"),
+        without_primary=dict(type="bool", default=False),
     ), lambda module, conn, ctx: pause.set_pause(module.params, conn, ctx), validate=pause.validate)
 
 

@@ -21,7 +21,7 @@ import time
 import psycopg
 import pytest
 
-from ansible_cli import run_playbook
+from ansible_cli import run_module, run_playbook
 from scenario import Scenario, in_recovery, scenarios
 
 PORT = 55661
@@ -399,10 +399,11 @@ def test_a_failed_former_primary_started_by_hand_is_fenced_at_once_and_rejoined(
 
 # -- automatic failover paused (repmgr service pause) ---------------------------------------------
 
-def test_a_crash_while_paused_starts_no_failover_and_one_after_unpause_does(scenario):
+def test_a_crash_while_paused_starts_no_failover_and_unpausing_with_the_primary_dead_fails_it_over(scenario):
     """pgha.repmgr.pause, then the primary crashes: the monitor reports it and nothing is promoted, however long
-    it stays down; unpausing needs a primary to write on, so it fails and says what to do. The DBA starts the
-    primary again, unpauses; its next crash is failed over."""
+    it stays down. As repmgr's unpause reaches each standby's repmgrd, pgha.repmgr.unpause with no primary writes
+    the unpause in each standby's own settings: the lost primary is failed over, and the promotion records the
+    unpause for the whole cluster. A later pause, being newer, wins over the standbys' own unpause."""
     s = scenario().register(priorities={3: 50})
     node1, node2, node3 = s.nodes
     book = s.rulebook()
@@ -422,23 +423,33 @@ def test_a_crash_while_paused_starts_no_failover_and_one_after_unpause_does(scen
         time.sleep(0.5)
     assert book.count("'event': 'primary_failure'") == 0
     assert s.cluster.writable_nodes() == []
-    refused = run_playbook("pgha.repmgr.unpause", s.inventory)
+    refused = run_playbook("pgha.repmgr.pause", s.inventory)  # a pause needs the primary
     assert refused.rc != 0 and "none answers" in refused.output and "nothing was changed" in refused.output
 
-    node1.start()  # the DBA brings the primary back; still paused
-    s.settled_on("node1")
-    book.wait_for("'event': 'repmgrd_upstream_reconnect'", 30)
-    resumed = run_playbook("pgha.repmgr.unpause", s.inventory)
-    assert resumed.rc == 0 and resumed.changed() == 1, resumed.output
-    book.wait_for("'event': 'failover_unpaused'", 30)
+    checked = run_playbook("pgha.repmgr.unpause", s.inventory, check=True)
+    assert checked.rc == 0 and "would be unpaused on standby node2, node3" in checked.output, checked.output
+    assert in_recovery(node2) and in_recovery(node3) and book.count("'event': 'failover_unpaused'") == 0
 
-    s.start_writer()
-    node1.crash()
-    s.cluster.wait_until(lambda: in_recovery(node2) is False, timeout=60, what="node2 is promoted once unpaused")
+    unpaused = run_playbook("pgha.repmgr.unpause", s.inventory)
+    assert unpaused.rc == 0 and unpaused.changed() == 1, unpaused.output
+    assert "unpaused on standby node2, node3" in unpaused.output and s.cluster.password not in unpaused.output
+    book.wait_for("'event': 'failover_unpaused'", 30)
+    s.cluster.wait_until(lambda: in_recovery(node2) is False, timeout=90, what="node2 is promoted once unpaused")
     new = s.settled_on("node2")
     assert s.promotions(new, (1, 1)) == (1, 1)
-    assert [row[1] for row in s.events(new) if row[1].startswith("pgha_failover_")] == [
-        "pgha_failover_paused", "pgha_failover_unpaused"]
+    assert [(row[1], row[2]) for row in s.events(new) if row[1].startswith("pgha_failover_")] == [
+        ("pgha_failover_paused", "automatic failover paused: maintenance"),
+        ("pgha_failover_unpaused", "automatic failover unpaused: on the standbys while no primary answered")]
+    s.cluster.wait_streaming(node3, node2)
+    for node in (node2, node3):  # the cluster's switch, in every copy
+        assert run_module(s.inventory, node.name, "pgha.repmgr.repmgr_cluster_info").result["failover_paused"] is False
+
+    # a later pause is newer than the standbys' own unpause, and wins on them too
+    repaused = run_playbook("pgha.repmgr.pause", s.inventory)
+    assert repaused.rc == 0 and repaused.changed() == 1, repaused.output
+    s.cluster.wait_until(lambda: run_module(s.inventory, node3.name, "pgha.repmgr.repmgr_cluster_info")
+                         .result["failover_paused"] is True, timeout=30, what="node3 reads the new pause")
+    book.wait_for("'event': 'failover_paused'", 30, count=2)
 
 
 def test_a_switchover_with_the_rulebook_running_starts_no_failover(scenario):

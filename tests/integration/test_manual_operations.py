@@ -591,7 +591,7 @@ def test_a_switchover_whose_requested_promotion_fails_does_not_start_the_old_pri
     completes within switchover_promote_timeout. node2 may still become a primary, so the old primary must
     stay stopped (two primaries otherwise), and the run says why and what to check."""
     cluster = ops.cluster
-    node1, node2, _node3 = cluster.nodes
+    node1, node2, node3 = cluster.nodes
     startup = backend_pid(node2, "startup")
     os.kill(startup, signal.SIGSTOP)
     try:
@@ -602,6 +602,13 @@ def test_a_switchover_whose_requested_promotion_fails_does_not_start_the_old_pri
         assert not node1.is_running(), "the old primary was started while node2 may be promoted"
         # no primary runs to take the unpause: automatic failover stays paused, and the run says so
         assert "automatic failover stays paused" in run.output, run.output
+        # nor may a DBA's unpause write it on the standbys: node2 may still become the primary
+        refused = playbook(ops, "unpause")
+        assert refused.rc != 0 and "node2 has a promotion requested and not completed" in refused.output, \
+            refused.output
+        for standby in (node2, node3):  # refused whole: written on no standby
+            assert standby.sql("SELECT pg_catalog.current_setting('pgha.failover_unpaused_at', true)") in (
+                [(None,)], [("",)])
     finally:
         os.kill(startup, signal.SIGCONT)
     # the frozen promotion completes once resumed: node2 is the one primary
