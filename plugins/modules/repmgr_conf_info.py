@@ -227,12 +227,12 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import repmgr_conf
+from ansible_collections.pgha.repmgr.plugins.module_utils import repmgr_conf_mapping
 from ansible_collections.pgha.repmgr.plugins.module_utils.module_support import NO_CONNECTION, execute
 
 
 def read(module):
-    result, conf = repmgr_conf.conf_info(module.params["path"])
+    result, conf = repmgr_conf_mapping.conf_info(module.params["path"])
     module.no_log_values.update(conf.secrets)
     for problem in conf.warnings:
         module.warn("%s line %d: %s" % (module.params["path"], problem.line, problem.message))

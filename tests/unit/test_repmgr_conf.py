@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.pgha.repmgr.plugins.module_utils import repmgr_conf
+from ansible_collections.pgha.repmgr.plugins.module_utils import repmgr_conf, repmgr_conf_mapping
 from ansible_collections.pgha.repmgr.plugins.module_utils.repmgr_conf import ConfigError, parse
 
 BASE = ("node_id=2\n"
@@ -260,7 +260,7 @@ log_file='/var/log/repmgr/repmgr.log'
 
 
 def test_the_inventory_variables_of_a_node():
-    mapping = repmgr_conf.inventory_mapping(parse(HARNESS_LIKE), "/etc/repmgr.conf")
+    mapping = repmgr_conf_mapping.inventory_mapping(parse(HARNESS_LIKE), "/etc/repmgr.conf")
     assert mapping.inventory == {
         "pgha_node_id": 2, "pgha_node_name": "node2", "pgha_data_directory": "/var/lib/postgresql/15/main",
         "pgha_listen_address": "10.0.0.12", "pgha_port": 5433, "pgha_repmgr_user": "repmgr",
@@ -281,7 +281,7 @@ def test_the_inventory_variables_of_a_node():
 
 
 def test_repmgr_defaults_fill_what_the_file_leaves_out():
-    mapping = repmgr_conf.inventory_mapping(parse(BASE), "/etc/repmgr.conf")
+    mapping = repmgr_conf_mapping.inventory_mapping(parse(BASE), "/etc/repmgr.conf")
     # repmgr's default is no slots; this collection's is slots: the inventory must say which the cluster has
     assert mapping.inventory["pgha_use_slots"] is False
     assert (mapping.inventory["pgha_location"], mapping.inventory["pgha_priority"]) == ("default", 100)
@@ -295,7 +295,7 @@ def test_repmgr_defaults_fill_what_the_file_leaves_out():
 def test_a_socket_conninfo_and_another_replication_user():
     text = BASE.replace("host=10.0.0.12 port=5433 user=repmgr", "host=/var/run/postgresql user=repmgr") + \
         "replication_user=replicator\n"
-    mapping = repmgr_conf.inventory_mapping(parse(text), "/etc/repmgr.conf")
+    mapping = repmgr_conf_mapping.inventory_mapping(parse(text), "/etc/repmgr.conf")
     assert mapping.inventory["pgha_socket_directory"] == "/var/run/postgresql"
     assert "pgha_listen_address" not in mapping.inventory
     assert any("set pgha_listen_address" in note for note in mapping.notes)
@@ -306,7 +306,7 @@ def test_a_socket_conninfo_and_another_replication_user():
 def test_event_notifications_go_to_the_inventory_and_the_monitor():
     conf = conf_of("event_notification_command='/usr/local/bin/notify %n %e %s \"%t\" \"%d\"'\n"
                    "event_notifications='repmgrd_failover_promote,standby_promote'\n")
-    mapping = repmgr_conf.inventory_mapping(conf, "/etc/repmgr.conf")
+    mapping = repmgr_conf_mapping.inventory_mapping(conf, "/etc/repmgr.conf")
     command = '/usr/local/bin/notify %n %e %s "%t" "%d"'
     for variables in (mapping.inventory, mapping.monitor):
         assert variables["pgha_event_notification_command"] == command
@@ -318,7 +318,7 @@ def test_no_password_leaves_through_any_result(tmp_path):
     path = tmp_path / "repmgr.conf"
     path.write_text(BASE.replace("connect_timeout=2", "password=s3cret") +
                     "event_notification_command='notify password=s3cret'\nfoo='password=s3cret'\n")
-    result, conf = repmgr_conf.conf_info(str(path))
+    result, conf = repmgr_conf_mapping.conf_info(str(path))
     assert conf.secrets == ("s3cret",)
     assert "s3cret" not in repr(result) and "s3cret" not in repr([str(w) for w in conf.warnings])
     assert "password=********" in result["settings"]["conninfo"]
@@ -329,8 +329,8 @@ def test_no_password_leaves_through_any_result(tmp_path):
 
 
 def test_every_known_key_is_either_mapped_or_has_a_reason():
-    mapped = set(repmgr_conf._INVENTORY) | set(repmgr_conf._MONITOR) | set(repmgr_conf._NODE_CHECK) | \
-        set(repmgr_conf._NOTIFICATIONS) | {
+    mapped = set(repmgr_conf_mapping._INVENTORY) | set(repmgr_conf_mapping._MONITOR) | set(repmgr_conf_mapping._NODE_CHECK) | \
+        set(repmgr_conf_mapping._NOTIFICATIONS) | {
         "conninfo", "failover", "replication_user", "connection_check_query"}
-    missing = sorted(set(repmgr_conf.SETTINGS) - mapped - set(repmgr_conf._UNMAPPED_REASONS))
+    missing = sorted(set(repmgr_conf.SETTINGS) - mapped - set(repmgr_conf_mapping._UNMAPPED_REASONS))
     assert not missing, f"repmgr.conf keys with neither a variable nor a reason: {missing}"
