@@ -99,9 +99,7 @@ def unpause_on_standbys(conn, ctx, no_primary):
     try:
         for record in standbys:
             try:
-                sessions[record.node_name] = (record, connection.connect(
-                    connection.node_conninfo(record.conninfo, ctx.password), connect_timeout=ctx.timeout,
-                    secrets=ctx.secrets))
+                sessions[record.node_name] = (record, connection.connect_node(record.conninfo, ctx))
             except (ConnectionFailed, InvalidOption):
                 unreachable.append(record.node_name)
         if not sessions:
@@ -187,8 +185,7 @@ def wait_local_unpause(record, ctx):
     """Until a new session on the standby reads the unpause (its reload has been applied)."""
     def read():
         try:
-            session = connection.connect(connection.node_conninfo(record.conninfo, ctx.password),
-                                         connect_timeout=ctx.timeout, secrets=ctx.secrets)
+            session = connection.connect_node(record.conninfo, ctx)
         except ConnectionFailed:
             return None
         try:
